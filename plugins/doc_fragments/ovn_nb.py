@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Connection options shared by every module that talks to the OVN Northbound database.
+    DOCUMENTATION = r'''
+options:
+  nb_connection:
+    description:
+      - How to reach the OVN Northbound database, in OVSDB remote syntax.
+      - C(unix:PATH), C(tcp:IP:PORT) or C(ssl:IP:PORT); for a clustered (RAFT) Northbound
+        database list every member, comma-separated (C(ssl:10.0.0.1:6641,ssl:10.0.0.2:6641)).
+        Writes go to the cluster leader.
+      - When not set, the environment variable E(OVN_NB_DB) is used, else
+        C(unix:/var/run/ovn/ovnnb_db.sock).
+    type: str
+  ssl_key:
+    description:
+      - Private key (PEM file) presented to an C(ssl:) remote. Required with C(ssl:) remotes.
+    type: path
+  ssl_cert:
+    description:
+      - Certificate (PEM file) matching O(ssl_key). Required with C(ssl:) remotes.
+    type: path
+  ssl_ca_cert:
+    description:
+      - CA certificate (PEM file) that must have signed the server's certificate.
+        Required with C(ssl:) remotes. A server whose certificate it did not sign is refused.
+    type: path
+  timeout:
+    description:
+      - Seconds allowed for connecting (schema fetch and the first read of the tables the
+        module needs) and, separately, for the transaction.
+      - A database that cannot be reached in time fails the task with the remote and the reason.
+    type: float
+    default: 30
+requirements:
+  - ovsdbapp >= 2.18 (Python, on the host that runs the module)
+  - ovs (Python bindings of Open vSwitch; a dependency of ovsdbapp)
+notes:
+  - Only the C(Mirror) table and the C(name) and C(mirror_rules) columns of
+    C(Logical_Switch_Port) are read, and only the ports named in the task or having a mirror
+    attached, so the module's cost grows with the request, not with the size of the cluster.
+  - All changes of one task are written in one OVSDB transaction, all or nothing.
+  - Set the connection once for every OVN module with C(module_defaults) and the action
+    group C(group/kubeovn.mirror.ovn), for example
+    C(module_defaults={group/kubeovn.mirror.ovn={nb_connection=tcp:10.0.0.1:6641}}).
+'''

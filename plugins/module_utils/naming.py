@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+"""How Kube-OVN names things: the one place that knows LSP and provider names."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def lsp_name(pod, namespace, provider=None):
+    """The logical switch port of a pod's NIC.
+
+    Kube-OVN names the primary NIC's LSP `<pod>.<namespace>` and an attachment's
+    `<pod>.<namespace>.<provider>`.
+    """
+    for label, value in (('name', pod), ('namespace', namespace)):
+        if not value or not str(value).strip():
+            raise ValueError('a pod needs a non-empty %s, got %r' % (label, value))
+    name = '%s.%s' % (pod, namespace)
+    if provider:
+        name = '%s.%s' % (name, provider)
+    return name
+
+
+def attachment_provider(nad_name, nad_namespace):
+    """The provider of a kube-ovn NetworkAttachmentDefinition: `<name>.<namespace>.ovn`."""
+    return '%s.%s.ovn' % (nad_name, nad_namespace)

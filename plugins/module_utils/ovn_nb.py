@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+"""OVN Northbound mirror state: read, compare, plan and apply in one transaction.
+
+Modules give this module their parameters; it validates them against the connected
+server's schema, computes the difference with what is there and turns it into ovsdbapp
+commands that `ovsdb.run_planned` commits as one transaction.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import lsp_name
+
+try:
+    from ovsdbapp.backend.ovs_idl import idlutils
+    from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl_idl
+except ImportError:  # pragma: no cover - reported through ovsdb.HAS_OVSDBAPP
+    idlutils = nb_impl_idl = None
+
+NB_SCHEMA = 'OVN_Northbound'
+DEFAULT_NB_CONNECTION = 'unix:/var/run/ovn/ovnnb_db.sock'
+DEFAULT_TIMEOUT = 30
+
+GRE_KEY_MAX = 2 ** 32 - 1
+# ovn-controller writes the index as the tunnel key and erspan_idx; OVS's userspace ERSPAN
+# encapsulation rejects session ids above 10 bits.
+ERSPAN_INDEX_MAX = 1023
+IP_SINK_TYPES = ('gre', 'erspan')
+KNOWN_TYPES = ('gre', 'erspan', 'local', 'lport')
+KNOWN_FILTERS = ('from-lport', 'to-lport', 'both')
+
+# The OVN release whose NB schema first accepted each value (read from the schemas).
+FIRST_OVN_WITH = {
+    ('type', 'gre'): '22.12',
+    ('type', 'erspan'): '22.12',
+    ('type', 'local'): '23.06',
+    ('type', 'lport'): '25.09',
+    ('filter', 'from-lport'): '22.12',
+    ('filter', 'to-lport'): '22.12',
+    ('filter', 'both'): '23.06',
+}
+
+MIRROR_COLUMNS = ['name', 'type', 'index', 'filter', 'sink', 'external_ids']
+LSP_COLUMNS = ['name', 'mirror_rules']
+# Selects every LSP that has a mirror attached: proportional to what is mirrored,
+# never to the size of the cluster.
+LSP_WITH_MIRRORS = ['mirror_rules', '!=', ['set', []]]
+
+NB_CONNECTION_ARGSPEC = dict(
+    nb_connection=dict(type='str', fallback=(env_fallback, ['OVN_NB_DB'])),
+    ssl_key=dict(type='path', no_log=False),
+    ssl_cert=dict(type='path'),
+    ssl_ca_cert=dict(type='path'),
+    timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+)
+
+
+def nb_argument_spec(**module_options):
+    spec = dict(NB_CONNECTION_ARGSPEC)
+    spec.update(module_options)
+    return spec
+
+
+class MirrorSupport(object):
+    """Which mirror types and filters the connected NB schema accepts."""
+
+    def __init__(self, schema):
+        self.schema_version = schema.get('version', 'unknown')
+        table = schema.get('tables', {}).get('Mirror')
+        if table is None:
+            raise ovsdb.OvsdbError(
+                'the OVN Northbound database (schema %s) has no Mirror table: '
+                'mirrors need OVN >= 22.12' % self.schema_version)
+        self.types = self._enum(table, 'type')
+        self.filters = self._enum(table, 'filter')
+        self.has_mirror_rules = 'mirror_rules' in table['columns']
+
+    @staticmethod
+    def _enum(table, column):
+        enum = table['columns'][column]['type']['key'].get('enum', ['set', []])
+        values = enum[1] if isinstance(enum, list) and enum[0] == 'set' else [enum]
+        return sorted(values)
+
+    def check(self, option, value):
+        accepted = self.types if option == 'type' else self.filters
+        if value in accepted:
+            return
+        since = FIRST_OVN_WITH.get((option, value))
+        hint = ' (it needs OVN >= %s)' % since if since else ''
+        raise ValueError(
+            '%s %r is not supported by this OVN Northbound database (schema %s), which '
+            'accepts %s%s' % (option, value, self.schema_version, ', '.join(accepted), hint))
+
+    def as_dict(self):
+        return dict(types=self.types, filters=self.filters,
+                    schema_version=self.schema_version,
+                    mirror_rules=self.has_mirror_rules)
+
+
+def connection_params(module):
+    """Connection settings from the module's parameters, with the documented defaults."""
+    params = module.params
+    return dict(
+        connection=params['nb_connection'] or DEFAULT_NB_CONNECTION,
+        timeout=params['timeout'],
+        ssl_key=params['ssl_key'], ssl_cert=params['ssl_cert'],
+        ssl_ca_cert=params['ssl_ca_cert'])
+
+
+def open_nb(module, lsp_names=(), mirror_names=None):
+    """Open the NB for a module run, monitoring only what the run needs.
+
+    Mirrors: every row (a small table) or only `mirror_names`. LSPs: only `name` and
+    `mirror_rules`, and only the rows named in `lsp_names` or having a mirror attached.
+    Fails the module with the reason when the database cannot be reached.
+    """
+    if not ovsdb.HAS_OVSDBAPP:
+        module.fail_json(msg=missing_required_lib('ovsdbapp'),
+                         exception=str(ovsdb.OVSDBAPP_IMPORT_ERROR))
+    if module.params['timeout'] <= 0:
+        module.fail_json(msg='timeout must be a positive number of seconds, got %s'
+                         % module.params['timeout'])
+    mirror_condition = None
+    if mirror_names is not None:
+        mirror_condition = [['name', '==', name] for name in mirror_names] or [False]
+    lsp_condition = [['name', '==', name] for name in lsp_names] + [LSP_WITH_MIRRORS]
+    views = [
+        ovsdb.TableView('Mirror', MIRROR_COLUMNS, mirror_condition),
+        ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, lsp_condition),
+    ]
+    settings = connection_params(module)
+    try:
+        session = ovsdb.open_session(
+            nb_impl_idl.OvnNbApiIdlImpl, NB_SCHEMA, settings['connection'], views,
+            settings['timeout'], settings['ssl_key'], settings['ssl_cert'],
+            settings['ssl_ca_cert'])
+        support = MirrorSupport(session.schema)
+    except (ValueError, ovsdb.OvsdbError) as exc:
+        module.fail_json(msg=str(exc), nb_connection=settings['connection'])
+    return session, support
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+def find_row(api, table, name):
+    """The row of `table` whose indexed `name` column equals `name`, or None."""
+    return idlutils.row_by_value(api.idl, table, 'name', name, default=None)
+
+
+def attached_ports(api, mirror_row):
+    """Names of the LSPs whose mirror_rules hold this mirror (sorted)."""
+    uuid = mirror_row.uuid
+    return sorted(lsp.name for lsp in api.tables['Logical_Switch_Port'].rows.values()
+                  if any(rule.uuid == uuid for rule in lsp.mirror_rules))
+
+
+def mirror_record(row, ports):
+    return dict(
+        name=row.name,
+        type=row.type,
+        index=row.index,
+        filter=row.filter,
+        sink=row.sink,
+        external_ids=dict(row.external_ids),
+        ports=list(ports),
+    )
+
+
+def read_mirrors(api, name=None):
+    """Records of every mirror (or the one named), sorted by name, with attached ports."""
+    records = []
+    for row in api.tables['Mirror'].rows.values():
+        if name is None or row.name == name:
+            records.append(mirror_record(row, attached_ports(api, row)))
+    return sorted(records, key=lambda record: record['name'])
+
+
+# ---- validating ------------------------------------------------------------------------
+
+def check_name(kind, name):
+    if name is None or not str(name).strip():
+        raise ValueError('%s name must not be empty, got %r' % (kind, name))
+    if str(name) != str(name).strip():
+        raise ValueError('%s name %r has leading or trailing white space' % (kind, name))
+
+
+def normalize_ip(value):
+    """The canonical text of an IPv4/IPv6 address (so 2001:db8::0:1 == 2001:db8::1)."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError('sink %r is not an IPv4 or IPv6 address' % (value,))
+
+
+def check_index(mirror_type, index):
+    limit = ERSPAN_INDEX_MAX if mirror_type == 'erspan' else GRE_KEY_MAX
+    what = 'ERSPAN index' if mirror_type == 'erspan' else 'GRE key'
+    if isinstance(index, bool) or not 0 <= index <= limit:
+        raise ValueError('index %r is out of range: the %s of a %s mirror must be within '
+                         '0..%d' % (index, what, mirror_type, limit))
+
+
+def desired_mirror(params, current, support):
+    """The mirror record the parameters ask for: given options over the current values.
+
+    Options left out keep their current value, so an update names only what changes.
+    Raises ValueError naming the offending value.
+    """
+    name = params['name']
+    check_name('mirror', name)
+    desired = dict((key, value) for key, value in (current or {}).items() if key != 'ports')
+    desired['name'] = name
+    for key in ('type', 'filter', 'sink', 'index'):
+        if params.get(key) is not None:
+            desired[key] = params[key]
+    if params.get('external_ids') is not None:
+        desired['external_ids'] = dict(
+            (str(key), str(value)) for key, value in params['external_ids'].items())
+    desired.setdefault('external_ids', {})
+
+    mirror_type = desired.get('type')
+    needed = ['type', 'filter', 'sink'] + (['index'] if mirror_type in IP_SINK_TYPES else [])
+    missing = [key for key in needed if desired.get(key) is None]
+    if missing:
+        raise ValueError('mirror %r does not exist; creating it needs %s'
+                         % (name, ', '.join(missing)))
+    support.check('type', mirror_type)
+    support.check('filter', desired['filter'])
+    if mirror_type in IP_SINK_TYPES:
+        desired['sink'] = normalize_ip(desired['sink'])
+        check_index(mirror_type, desired['index'])
+    else:
+        # local: the sink is an OVS interface's external_ids:mirror-id; lport: an LSP name.
+        if not str(desired['sink']).strip():
+            raise ValueError('sink must not be empty for a %s mirror' % mirror_type)
+        if desired.get('index') is None:
+            desired['index'] = 0
+    return desired
+
+
+def pod_lsp_names(pods):
+    """LSP names of `pods` entries ({name, namespace, provider}), Kube-OVN's way."""
+    return [lsp_name(pod.get('name'), pod.get('namespace'), pod.get('provider'))
+            for pod in pods or []]
+
+
+def unique(names):
+    """`names` without repeats, first occurrence kept."""
+    seen = set()
+    return [name for name in names if not (name in seen or seen.add(name))]
+
+
+# ---- planning --------------------------------------------------------------------------
+
+MIRROR_UPDATABLE = ('type', 'index', 'filter', 'sink', 'external_ids')
+
+
+def plan_mirror(params, support):
+    """A planner (see ovsdb.run_planned) converging one mirror to `params`.
+
+    An existing mirror is updated in place (same row), so its LSP attachments survive;
+    state=absent deletes it by UUID (the server then drops it from every LSP).
+    """
+    name, state = params['name'], params['state']
+
+    def planner(api):
+        check_name('mirror', name)
+        row = find_row(api, 'Mirror', name)
+        before = mirror_record(row, attached_ports(api, row)) if row is not None else {}
+        commands = []
+        if state == 'absent':
+            after = {}
+            if row is not None:
+                commands.append(api.db_destroy('Mirror', row.uuid))
+            return dict(changed=bool(commands), before=before, after=after), commands
+
+        desired = desired_mirror(params, before, support)
+        if row is None:
+            commands.append(api.mirror_add(
+                name, desired['type'], desired['index'], desired['filter'], desired['sink'],
+                external_ids=desired['external_ids']))
+            after = dict(desired, ports=[])
+        else:
+            changed = [key for key in MIRROR_UPDATABLE if desired[key] != before[key]]
+            plain = [(key, desired[key]) for key in changed if key != 'external_ids']
+            if plain:
+                commands.append(api.db_set('Mirror', row.uuid, *plain))
+            if 'external_ids' in changed:
+                # db_set merges maps; the option is the whole map, so clear it first.
+                commands.append(api.db_clear('Mirror', row.uuid, 'external_ids'))
+                if desired['external_ids']:
+                    commands.append(api.db_set('Mirror', row.uuid,
+                                               ('external_ids', desired['external_ids'])))
+            after = dict(desired, ports=before['ports'])
+        return dict(changed=bool(commands), before=before, after=after), commands
+
+    return planner
+
+
+def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
+    """A planner attaching (or detaching) `lsp_names` to the mirror, as one transaction.
+
+    With state=present every named LSP and the mirror must exist, else it fails naming all
+    that are missing and writes nothing. With state=absent missing ones are already
+    detached. `exclusive` (with present) also detaches every LSP not named.
+    """
+    def planner(api):
+        check_name('mirror', mirror_name)
+        for name in lsp_names:
+            check_name('logical switch port', name)
+        mirror = find_row(api, 'Mirror', mirror_name)
+        current = attached_ports(api, mirror) if mirror is not None else []
+        missing_lsps = [name for name in lsp_names
+                        if find_row(api, 'Logical_Switch_Port', name) is None]
+        if state == 'present':
+            missing = (['mirror %r' % mirror_name] if mirror is None else []) + \
+                ['logical switch port %r' % name for name in missing_lsps]
+            if missing:
+                raise LookupError('nothing was changed because these do not exist: %s'
+                                  % ', '.join(missing))
+            attach = [name for name in lsp_names if name not in current]
+            wanted = set(lsp_names)
+            detach = [name for name in current if name not in wanted] if exclusive else []
+        else:
+            attach = []
+            detach = [name for name in lsp_names if name in current]
+        commands = [api.lsp_attach_mirror(name, mirror.uuid, may_exist=True)
+                    for name in attach]
+        commands += [api.lsp_detach_mirror(name, mirror.uuid, if_exists=True)
+                     for name in detach]
+        after = sorted((set(current) | set(attach)) - set(detach))
+        outcome = dict(changed=bool(commands), attached=attach, detached=detach,
+                       before=dict(mirror=mirror_name, ports=current),
+                       after=dict(mirror=mirror_name, ports=after))
+        return outcome, commands
+
+    return planner
+
+
+def run_plan(module, session, planner):
+    """Commit a planner's change (nothing in check mode); fail the module on any error."""
+    try:
+        return ovsdb.run_planned(session.api, planner, check_mode=module.check_mode)
+    except (ValueError, LookupError, ovsdb.OvsdbError) as exc:
+        module.fail_json(msg=str(exc))

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+"""Opening an OVSDB connection with ovsdbapp.
+
+The one home for: parsing remotes (unix/tcp/ssl, several for a RAFT cluster), TLS set-up,
+a schema fetch bounded by the caller's timeout, registering only the tables and columns a
+module needs, monitor conditions, and running a planned change as one transaction.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import logging
+import os
+import time
+
+try:
+    from ovs import jsonrpc as ovs_jsonrpc
+    from ovs import poller as ovs_poller
+    from ovs import stream as ovs_stream
+    from ovs.db import idl as ovs_idl
+    from ovsdbapp import exceptions as ovsdbapp_exceptions
+    from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
+    from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
+    HAS_OVSDBAPP = True
+    OVSDBAPP_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_OVSDBAPP = False
+    OVSDBAPP_IMPORT_ERROR = exc
+    ovsdbapp_command = None
+
+REMOTE_KINDS = ('unix', 'tcp', 'ssl')
+TLS_OPTIONS = ('ssl_key', 'ssl_cert', 'ssl_ca_cert')
+
+# Errors of a TLS remote that mean the handshake failed rather than the socket.
+_TLS_HANDSHAKE_ERRNOS = (errno.EPERM, errno.EPROTO, errno.ECONNRESET)
+
+for _name in ('ovsdbapp', 'ovs'):
+    # A module's stdout is its JSON result; library log lines belong nowhere.
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+    logging.getLogger(_name).propagate = False
+
+
+class OvsdbError(Exception):
+    """A connection or transaction failure, with a message fit for fail_json."""
+
+
+def parse_remotes(connection):
+    """Split an OVSDB connection string into its remotes and check each one's form.
+
+    Raises ValueError naming the offending remote.
+    """
+    if not connection or not connection.strip():
+        raise ValueError('the connection string is empty')
+    remotes = [part.strip() for part in connection.split(',')]
+    for remote in remotes:
+        kind, sep, rest = remote.partition(':')
+        if not sep or kind not in REMOTE_KINDS or not rest:
+            raise ValueError(
+                "remote %r is not of the form unix:PATH, tcp:IP:PORT or ssl:IP:PORT" % remote)
+        if kind == 'unix':
+            continue
+        host, sep, port = rest.rpartition(':')
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("remote %r needs an address and a port from 1 to 65535" % remote)
+    return remotes
+
+
+def configure_tls(remotes, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+    """Give python-ovs the key, certificate and CA when any remote is ssl:."""
+    if not any(remote.startswith('ssl:') for remote in remotes):
+        return
+    paths = {'ssl_key': ssl_key, 'ssl_cert': ssl_cert, 'ssl_ca_cert': ssl_ca_cert}
+    missing = [name for name in TLS_OPTIONS if not paths[name]]
+    if missing:
+        raise ValueError('an ssl: remote needs %s' % ', '.join(missing))
+    for name in TLS_OPTIONS:
+        if not os.access(paths[name], os.R_OK):
+            raise ValueError('%s %r is not a readable file' % (name, paths[name]))
+    ovs_stream.Stream.ssl_set_private_key_file(ssl_key)
+    ovs_stream.Stream.ssl_set_certificate_file(ssl_cert)
+    ovs_stream.Stream.ssl_set_ca_cert_file(ssl_ca_cert)
+
+
+def _describe_error(remote, error):
+    reason = os.strerror(error)
+    if remote.startswith('ssl:') and error in _TLS_HANDSHAKE_ERRNOS:
+        reason = ('TLS handshake failed (%s): is the server certificate signed by '
+                  'ssl_ca_cert, and are ssl_key/ssl_cert accepted by the server?' % reason)
+    return '%s: %s' % (remote, reason)
+
+
+def _remaining_ms(deadline):
+    return max(0, int((deadline - time.time()) * 1000))
+
+
+def _get_schema_from(remote, schema_name, deadline):
+    """Ask one remote for a schema; returns (schema_json, None) or (None, reason)."""
+    error, stream = ovs_stream.Stream.open_block(
+        ovs_stream.Stream.open(remote), _remaining_ms(deadline))
+    if error:
+        return None, _describe_error(remote, error)
+    rpc = ovs_jsonrpc.Connection(stream)
+    try:
+        request = ovs_jsonrpc.Message.create_request('get_schema', [schema_name])
+        error = rpc.send(request)
+        # python-ovs's transact_block() has no deadline; this is the same loop, bounded.
+        while not error:
+            rpc.run()
+            error, reply = rpc.recv()
+            if error == errno.EAGAIN:
+                if time.time() >= deadline:
+                    return None, '%s: no answer within the timeout' % remote
+                wait = ovs_poller.Poller()
+                rpc.wait(wait)
+                rpc.recv_wait(wait)
+                wait.timer_wait(_remaining_ms(deadline))
+                wait.block()
+                error = 0
+                continue
+            if error:
+                break
+            if reply.id != request.id:
+                continue
+            if reply.type == ovs_jsonrpc.Message.T_ERROR:
+                return None, '%s: the server has no %s database (%s)' % (
+                    remote, schema_name, reply.error)
+            return reply.result, None
+        return None, _describe_error(remote, error)
+    finally:
+        rpc.close()
+
+
+def fetch_schema(remotes, schema_name, deadline):
+    """The schema JSON from the first remote that answers, or OvsdbError with every reason."""
+    reasons = []
+    for remote in remotes:
+        if time.time() >= deadline:
+            reasons.append('%s: not tried, the timeout ran out' % remote)
+            continue
+        schema, reason = _get_schema_from(remote, schema_name, deadline)
+        if schema is not None:
+            return schema
+        reasons.append(reason)
+    raise OvsdbError('cannot connect to the %s database: %s' % (schema_name, '; '.join(reasons)))
+
+
+class TableView(object):
+    """What a module monitors of one table: some columns (None: all) and a condition.
+
+    `condition` is an OVSDB monitor condition: a list of clauses such as
+    ``[['name', '==', 'a'], ['name', '==', 'b']]`` (any clause matching selects a row), or
+    None for every row. It is what keeps a module's cost proportional to its request.
+    """
+
+    def __init__(self, table, columns=None, condition=None):
+        self.table = table
+        self.columns = list(columns) if columns is not None else None
+        self.condition = condition
+
+
+class OvsdbSession(object):
+    """A started ovsdbapp API over one IDL connection, and the schema the server reported."""
+
+    def __init__(self, api, schema, remotes):
+        self.api = api
+        self.schema = schema
+        self.remotes = remotes
+
+    def close(self):
+        self.api.ovsdb_connection.stop(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def open_session(api_class, schema_name, connection, views, timeout,
+                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+    """Connect, register only `views`, wait for the initial (conditional) dump.
+
+    The whole connect phase (schema fetch and first dump) is bounded by `timeout` seconds.
+    Raises ValueError for a malformed connection or TLS option, OvsdbError when the
+    database cannot be reached or lacks a table the module needs.
+    """
+    remotes = parse_remotes(connection)
+    configure_tls(remotes, ssl_key, ssl_cert, ssl_ca_cert)
+    deadline = time.time() + timeout
+    schema = fetch_schema(remotes, schema_name, deadline)
+
+    helper = ovs_idl.SchemaHelper(schema_json=schema)
+    for view in views:
+        if view.table not in schema['tables']:
+            raise OvsdbError('the %s database (schema %s) has no %s table' % (
+                schema_name, schema.get('version'), view.table))
+        if view.columns is None:
+            helper.register_table(view.table)
+        else:
+            helper.register_columns(view.table, view.columns)
+    idl = ovsdbapp_connection.OvsdbIdl(','.join(remotes), helper)
+    for view in views:
+        if view.condition is not None:
+            idl.cond_change(view.table, view.condition)
+
+    remaining = max(deadline - time.time(), 0.1)
+    conn = ovsdbapp_connection.Connection(idl, timeout=remaining)
+    try:
+        api = api_class(conn)
+    except ovsdbapp_exceptions.OvsdbConnectionUnavailable as exc:
+        idl.close()
+        raise OvsdbError('cannot connect to the %s database at %s: %s' % (
+            schema_name, ','.join(remotes), exc.__cause__ or exc))
+    # From here on transactions get the module's full timeout.
+    conn.timeout = timeout
+    return OvsdbSession(api, schema, remotes)
+
+
+if HAS_OVSDBAPP:
+    class _PlannedChange(ovsdbapp_command.BaseCommand):
+        """Plans from the IDL cache and applies the plan, inside the transaction.
+
+        ovsdbapp runs run_idl() again when the server answers TRY_AGAIN, so the plan is
+        recomputed from fresh rows each time: what is committed always matches what was
+        planned, and a row deleted by someone else in between is noticed.
+        """
+
+        def __init__(self, api, planner, check_mode):
+            super(_PlannedChange, self).__init__(api)
+            self.planner = planner
+            self.check_mode = check_mode
+
+        def run_idl(self, txn):
+            outcome, commands = self.planner(self.api)
+            if not self.check_mode:
+                for command in commands:
+                    command.run_idl(txn)
+            self.result = outcome
+
+
+def run_planned(api, planner, check_mode=False):
+    """Run `planner(api) -> (outcome, [ovsdbapp commands])` as one transaction.
+
+    In check mode the commands are not run, so the transaction writes nothing. Errors
+    raised by the planner (e.g. ValueError for bad input) propagate unchanged; a failed
+    commit raises OvsdbError.
+    """
+    command = _PlannedChange(api, planner, check_mode)
+    try:
+        with api.transaction(check_error=True, log_errors=False) as txn:
+            txn.add(command)
+    except (ValueError, LookupError):
+        raise
+    except ovsdbapp_exceptions.TimeoutException as exc:
+        raise OvsdbError('the transaction did not complete within the timeout: %s' % exc)
+    except RuntimeError as exc:
+        raise OvsdbError(str(exc))
+    return command.result

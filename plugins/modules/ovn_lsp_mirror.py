@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovn_lsp_mirror
+short_description: Attach an OVN mirror to logical switch ports (pods) or detach it
+version_added: 0.1.0
+description:
+  - Adds the mirror to (or removes it from) the C(mirror_rules) of logical switch ports,
+    given by name or as Kube-OVN pods.
+  - All attachments and detachments of one task are one transaction. With O(state=present),
+    if the mirror or any listed port does not exist, the task fails naming every missing one
+    and nothing is changed.
+author:
+  - kubeovn.mirror developers
+extends_documentation_fragment:
+  - kubeovn.mirror.ovn_nb
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  mirror:
+    description: Name of the mirror (see M(kubeovn.mirror.ovn_mirror)).
+    type: str
+    required: true
+  ports:
+    description: Names of logical switch ports.
+    type: list
+    elements: str
+    default: []
+  pods:
+    description:
+      - Pods whose ports to use. Kube-OVN names a pod's primary port C(<name>.<namespace>)
+        and the port of an attachment network C(<name>.<namespace>.<provider>).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Pod name.
+        type: str
+        required: true
+      namespace:
+        description: Pod namespace.
+        type: str
+        default: default
+      provider:
+        description:
+          - Provider of an attachment network (C(<nad>.<nad namespace>.ovn)) to mirror that
+            NIC instead of the primary one.
+        type: str
+  state:
+    description:
+      - C(present) attaches the mirror to every listed port; C(absent) detaches it from them
+        (ports or a mirror that no longer exist count as detached).
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - With O(state=present), also detach the mirror from every port not listed, so the
+        listed ports are exactly the mirrored ones. An empty list then detaches all.
+    type: bool
+    default: false
+seealso:
+  - module: kubeovn.mirror.ovn_mirror
+  - module: kubeovn.mirror.ovn_mirror_info
+'''
+
+EXAMPLES = r'''
+- name: Mirror CoreDNS's pod and a port named directly
+  kubeovn.mirror.ovn_lsp_mirror:
+    mirror: mirror1
+    pods:
+      - name: coredns-787d4945fb-gpnkb
+        namespace: kube-system
+    ports:
+      - web-0.default
+
+- name: Mirror exactly these two pods; detach every other port
+  kubeovn.mirror.ovn_lsp_mirror:
+    mirror: mirror1
+    pods:
+      - {name: web-0, namespace: shop}
+      - {name: web-1, namespace: shop}
+    exclusive: true
+
+- name: Stop mirroring one pod
+  kubeovn.mirror.ovn_lsp_mirror:
+    mirror: mirror1
+    pods:
+      - {name: web-1, namespace: shop}
+    state: absent
+'''
+
+RETURN = r'''
+attached:
+  description: Ports this task attached the mirror to (would attach, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [web-0.shop]
+detached:
+  description: Ports this task detached the mirror from.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+ports:
+  description: Every port the mirror is attached to after the task, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [web-0.shop, web-1.shop]
+diff:
+  description: The mirror's ports before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  sample: {before: {mirror: mirror1, ports: []}, after: {mirror: mirror1, ports: [web-0.shop]}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ovn_nb.nb_argument_spec(
+            mirror=dict(type='str', required=True),
+            ports=dict(type='list', elements='str', default=[]),
+            pods=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                namespace=dict(type='str', default='default'),
+                provider=dict(type='str'),
+            )),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            exclusive=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        ovn_nb.check_name('mirror', params['mirror'])
+        names = ovn_nb.unique(list(params['ports']) + ovn_nb.pod_lsp_names(params['pods']))
+        for name in names:
+            ovn_nb.check_name('logical switch port', name)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    session, dummy = ovn_nb.open_nb(module, lsp_names=names)
+    with session:
+        outcome = ovn_nb.run_plan(module, session, ovn_nb.plan_lsp_attachments(
+            params['mirror'], names, params['state'], params['exclusive']))
+    result = dict(changed=outcome['changed'], attached=outcome['attached'],
+                  detached=outcome['detached'], ports=outcome['after']['ports'])
+    if module._diff:
+        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovn_mirror
+short_description: Manage an OVN Northbound mirror (remote port mirroring in Kube-OVN)
+version_added: 0.1.0
+description:
+  - Creates, updates in place or deletes a row of the OVN Northbound C(Mirror) table, which
+    says where mirrored packets go (a GRE or ERSPAN tunnel to O(sink)), with which key or
+    index, and in which direction.
+  - Which logical switch ports are mirrored is managed by M(kubeovn.mirror.ovn_lsp_mirror).
+  - The mirror's identity is its O(name). An existing mirror whose fields differ is updated
+    in place, so the ports attached to it stay attached. Renaming is deleting one mirror
+    and creating another.
+  - The values accepted for O(type) and O(filter) are read from the connected server's
+    schema; a value the server does not know fails with the OVN version that added it.
+author:
+  - kubeovn.mirror developers
+extends_documentation_fragment:
+  - kubeovn.mirror.ovn_nb
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description:
+      - Name of the mirror (the unique index of the C(Mirror) table).
+      - ovn-controller names the tunnel port it creates on each chassis C(ovn-<name>).
+    type: str
+    required: true
+  type:
+    description:
+      - C(gre) or C(erspan) tunnel to O(sink). C(local) (OVN >= 23.06) mirrors to an OVS
+        interface whose C(external_ids:mirror-id) equals O(sink); C(lport) (OVN >= 25.09)
+        mirrors to the logical switch port named O(sink).
+      - Required to create a mirror; left out, an existing mirror keeps its type.
+    type: str
+    choices: [gre, erspan, local, lport]
+  index:
+    description:
+      - The GRE key (0 to 4294967295) for C(gre), the ERSPAN session index (0 to 1023) for
+        C(erspan). Ignored by OVN for C(local) and C(lport).
+      - Required to create a C(gre) or C(erspan) mirror.
+    type: int
+  filter:
+    description:
+      - Direction seen from the mirrored port. C(from-lport) mirrors what the pod sends,
+        C(to-lport) what it receives, C(both) (OVN >= 23.06) both.
+      - Required to create a mirror.
+    type: str
+    choices: [from-lport, to-lport, both]
+  sink:
+    description:
+      - For C(gre)/C(erspan) the IPv4 or IPv6 address of the receiver (in Kube-OVN, the
+        receiver pod's address on the underlay attachment network). The node running the
+        mirrored pod must be able to reach it.
+      - For C(local) an interface's C(external_ids:mirror-id); for C(lport) an LSP name.
+      - Required to create a mirror.
+    type: str
+  external_ids:
+    description:
+      - The mirror's C(external_ids) map. When given it replaces the whole map; left out,
+        the map is not touched.
+    type: dict
+  state:
+    description:
+      - C(present) creates or updates the mirror; C(absent) deletes it, which also
+        detaches it from every logical switch port.
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: kubeovn.mirror.ovn_lsp_mirror
+  - module: kubeovn.mirror.ovn_mirror_info
+'''
+
+EXAMPLES = r'''
+- name: GRE mirror to the receiver pod at 172.19.0.21, key 99, what the pods send
+  kubeovn.mirror.ovn_mirror:
+    name: mirror1
+    type: gre
+    index: 99
+    filter: from-lport
+    sink: 172.19.0.21
+    nb_connection: tcp:192.168.0.10:6641
+
+- name: Change only the direction; the attached ports stay attached
+  kubeovn.mirror.ovn_mirror:
+    name: mirror1
+    filter: to-lport
+
+- name: ERSPAN mirror over TLS to a clustered Northbound database
+  kubeovn.mirror.ovn_mirror:
+    name: span1
+    type: erspan
+    index: 7
+    filter: to-lport
+    sink: 172.19.0.21
+    external_ids:
+      owner: netops
+    nb_connection: ssl:10.0.0.1:6641,ssl:10.0.0.2:6641,ssl:10.0.0.3:6641
+    ssl_key: /etc/ovn/key.pem
+    ssl_cert: /etc/ovn/cert.pem
+    ssl_ca_cert: /etc/ovn/cacert.pem
+
+- name: Remove the mirror (and every attachment of it)
+  kubeovn.mirror.ovn_mirror:
+    name: mirror1
+    state: absent
+'''
+
+RETURN = r'''
+mirror:
+  description: The mirror after the task (as it would be, in check mode); empty when absent.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the mirror.
+      type: str
+      sample: mirror1
+    type:
+      description: Mirror type.
+      type: str
+      sample: gre
+    index:
+      description: GRE key or ERSPAN index.
+      type: int
+      sample: 99
+    filter:
+      description: Direction.
+      type: str
+      sample: from-lport
+    sink:
+      description: Receiver address (canonical form) or local/lport target.
+      type: str
+      sample: 172.19.0.21
+    external_ids:
+      description: The mirror's external_ids.
+      type: dict
+      sample: {owner: netops}
+    ports:
+      description: Names of the logical switch ports the mirror is attached to.
+      type: list
+      elements: str
+      sample: [web-0.default]
+diff:
+  description: The mirror before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  sample: {before: {}, after: {name: mirror1, type: gre, index: 99}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ovn_nb.nb_argument_spec(
+            name=dict(type='str', required=True),
+            type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
+            index=dict(type='int'),
+            filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
+            sink=dict(type='str'),
+            external_ids=dict(type='dict'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        ovn_nb.check_name('mirror', module.params['name'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    session, support = ovn_nb.open_nb(module, mirror_names=[module.params['name']])
+    with session:
+        outcome = ovn_nb.run_plan(module, session, ovn_nb.plan_mirror(module.params, support))
+    result = dict(changed=outcome['changed'], mirror=outcome['after'])
+    if module._diff:
+        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

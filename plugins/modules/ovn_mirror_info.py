@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovn_mirror_info
+short_description: Read OVN Northbound mirrors and the ports they are attached to
+version_added: 0.1.0
+description:
+  - Returns every mirror of the OVN Northbound database, or the one named, with the logical
+    switch ports it is attached to, and which mirror types and filters the server accepts.
+author:
+  - kubeovn.mirror developers
+extends_documentation_fragment:
+  - kubeovn.mirror.ovn_nb
+attributes:
+  check_mode:
+    support: full
+    details: Reads only.
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Only this mirror. An unknown name returns an empty list.
+    type: str
+seealso:
+  - module: kubeovn.mirror.ovn_mirror
+  - module: kubeovn.mirror.ovn_lsp_mirror
+'''
+
+EXAMPLES = r'''
+- name: Read every mirror
+  kubeovn.mirror.ovn_mirror_info:
+  register: nb_mirrors
+
+- name: Does the server take ERSPAN and both directions?
+  ansible.builtin.debug:
+    msg: "{{ 'erspan' in nb_mirrors.supports.types and 'both' in nb_mirrors.supports.filters }}"
+'''
+
+RETURN = r'''
+mirrors:
+  description: Mirrors, sorted by name, in the same form as M(kubeovn.mirror.ovn_mirror) returns.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: mirror1
+      type: gre
+      index: 99
+      filter: from-lport
+      sink: 172.19.0.21
+      external_ids: {}
+      ports: [coredns-787d4945fb-gpnkb.kube-system]
+supports:
+  description: What the connected Northbound database accepts.
+  returned: always
+  type: dict
+  contains:
+    types:
+      description: Accepted mirror types.
+      type: list
+      elements: str
+      sample: [erspan, gre]
+    filters:
+      description: Accepted filters.
+      type: list
+      elements: str
+      sample: [from-lport, to-lport]
+    schema_version:
+      description: Version of the server's OVN_Northbound schema.
+      type: str
+      sample: 7.0.0
+    mirror_rules:
+      description: Whether the server has mirror rules (OVN >= 25.09).
+      type: bool
+      sample: false
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ovn_nb.nb_argument_spec(name=dict(type='str')),
+        supports_check_mode=True,
+    )
+    name = module.params['name']
+    session, support = ovn_nb.open_nb(
+        module, mirror_names=[name] if name is not None else None)
+    with session:
+        outcome = ovn_nb.run_plan(
+            module, session, lambda api: (ovn_nb.read_mirrors(api, name), []))
+    module.exit_json(changed=False, mirrors=outcome, supports=support.as_dict())
+
+
+if __name__ == '__main__':
+    main()
