@@ -1,0 +1,44 @@
+"""ovn_mirror_info against a real OVN NB ovsdb-server seeded with ovn-nbctl."""
+
+
+def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
+    nb.add_ports(['web-0.default', 'web-1.default', 'idle.default'])
+    nb.nbctl('mirror-add', 'b-mirror', 'erspan', '7', 'to-lport', '2001:db8::1')
+    nb.nbctl('mirror-add', 'a-mirror', 'gre', '99', 'from-lport', '172.19.0.21')
+    nb.nbctl('set', 'Mirror', nb.mirror_uuid('a-mirror'), 'external_ids:owner=netops')
+    nb.nbctl('lsp-attach-mirror', 'web-1.default', 'a-mirror')
+    nb.nbctl('lsp-attach-mirror', 'web-0.default', 'a-mirror')
+    nb.nbctl('lsp-attach-mirror', 'web-0.default', 'b-mirror')
+
+    result = nb.run('ovn_mirror_info', {})
+    assert result['changed'] is False
+    assert result['mirrors'] == [
+        dict(name='a-mirror', type='gre', index=99, filter='from-lport', sink='172.19.0.21',
+             external_ids={'owner': 'netops'}, ports=['web-0.default', 'web-1.default']),
+        dict(name='b-mirror', type='erspan', index=7, filter='to-lport', sink='2001:db8::1',
+             external_ids={}, ports=['web-0.default']),
+    ]
+    assert result['supports'] == dict(types=['erspan', 'gre'],
+                                      filters=['from-lport', 'to-lport'],
+                                      schema_version='7.0.0', mirror_rules=False)
+
+
+def test_one_mirror_by_name_and_an_unknown_name(nb):
+    nb.nbctl('mirror-add', 'a-mirror', 'gre', '99', 'from-lport', '172.19.0.21')
+    nb.nbctl('mirror-add', 'b-mirror', 'gre', '98', 'from-lport', '172.19.0.21')
+    named = nb.run('ovn_mirror_info', dict(name='b-mirror'))
+    assert [m['name'] for m in named['mirrors']] == ['b-mirror']
+    assert nb.run('ovn_mirror_info', dict(name='nosuch'))['mirrors'] == []
+
+
+def test_empty_database_and_check_mode(nb):
+    before = nb.dump()
+    result = nb.run('ovn_mirror_info', {}, check=True)
+    assert result['mirrors'] == [] and not result.get('failed')
+    assert nb.dump() == before
+
+
+def test_unreachable_database_fails_clearly(nb, tmp_path):
+    remote = 'unix:%s/none.sock' % tmp_path
+    result = nb.run('ovn_mirror_info', dict(nb_connection=remote, timeout=2))
+    assert result.get('failed') is True and remote in result['msg']
