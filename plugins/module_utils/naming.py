@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How Kube-OVN names things: the one place that knows LSP and provider names."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OVN Northbound mirror state: read, compare, plan and apply in one transaction.
 
 Modules give this module their parameters; it validates them against the connected
@@ -195,9 +195,13 @@ def check_name(kind, name):
 def normalize_ip(value):
     """The canonical text of an IPv4/IPv6 address (so 2001:db8::0:1 == 2001:db8::1)."""
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        address = ipaddress.ip_address(str(value).strip())
     except ValueError:
+        address = None
+    # OVS tunnel remote_ip takes no IPv6 scope id (fe80::1%eth0).
+    if address is None or getattr(address, 'scope_id', None):
         raise ValueError('sink %r is not an IPv4 or IPv6 address' % (value,))
+    return str(address)
 
 
 def check_index(mirror_type, index):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Opening an OVSDB connection with ovsdbapp.
 
 The one home for: parsing remotes (unix/tcp/ssl, several for a RAFT cluster), TLS set-up,

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,10 +18,13 @@ description:
     if the mirror or any listed port does not exist, the task fails naming every missing one
     and nothing is changed.
 author:
-  - kubeovn.mirror developers
+  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - kubeovn.mirror.ovn_nb
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: full
   diff_mode:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,10 +15,13 @@ description:
   - Returns every mirror of the OVN Northbound database, or the one named, with the logical
     switch ports it is attached to, and which mirror types and filters the server accepts.
 author:
-  - kubeovn.mirror developers
+  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - kubeovn.mirror.ovn_nb
 attributes:
+  platform:
+    platforms: posix
   check_mode:
     support: full
     details: Reads only.

@@ -105,7 +105,10 @@ class Pki:
 
     def __init__(self, workdir):
         self.dir = str(workdir)
-        path = lambda name: os.path.join(self.dir, name)  # noqa: E731
+
+        def path(name):
+            return os.path.join(self.dir, name)
+
         self.ca_key, self.ca_cert = path('ca.key'), path('ca.crt')
         self.server_key, self.server_cert = path('server.key'), path('server.crt')
         self.client_key, self.client_cert = path('client.key'), path('client.crt')
