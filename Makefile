@@ -9,14 +9,14 @@ PY := $(VENV)/bin/python
 STAMPS := build/.stamps
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ovn-central ovn-host ovn-common openvswitch-switch openvswitch-common \
-	iproute2 iputils-ping tcpdump openssl rsync shellcheck git
+	iproute2 iputils-ping tcpdump openssl rsync shellcheck git etcd-server
 # ansible-test seeds its sanity virtualenvs with a get-pip script it downloads from a host
 # CI cannot reach; we hand it our own bootstrap (tests/sanity/pip_bootstrap.py).
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SANITY_ROOT := build/sanity/ansible_collections/kubeovn/mirror
 PYTEST_ARGS ?=
 
-.PHONY: help deps test sanity unit integration bench demo clean
+.PHONY: help deps kube-apiserver test sanity unit integration bench demo clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
@@ -24,6 +24,11 @@ help:
 	@echo "make demo   - arrives with the playbooks"
 
 deps: $(STAMPS)/apt $(STAMPS)/venv
+
+# The test control plane's kube-apiserver: built once from Debian's kubernetes source
+# (~3 min) and cached under ~/.cache/kubeovn-mirror/bin; later runs only find it.
+kube-apiserver: $(STAMPS)/apt
+	@bash tests/kube/build-kube-apiserver.sh
 
 $(STAMPS)/apt:
 	@mkdir -p $(STAMPS)
@@ -55,11 +60,11 @@ sanity: deps
 unit: deps
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: deps
+integration: deps kube-apiserver
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # One pytest session for unit + integration, so its closing line counts every test.
-test: sanity
+test: sanity kube-apiserver
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
 bench: deps

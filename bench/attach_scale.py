@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Attaching 100 ports to a mirror: ovn_lsp_mirror vs ovn-nbctl, at 1k and 100k LSPs.
 
 Whole-process wall time (median of --repeat runs) of
@@ -25,7 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from tests.support.ansible import ansible_env, ensure_collection_link  # noqa: E402
-from tests.support.daemons import NB_SCHEMA, OvsdbServer  # noqa: E402
+from tests.support.daemons import OvsdbServer  # noqa: E402
 
 CACHE = os.path.expanduser('~/.cache/kubeovn-mirror/bench')
 CHUNK = 500  # LSPs per ovsdb-client call: one argument must stay under 128 KiB
@@ -78,7 +77,7 @@ def timed(cmd, env=None):
     with tempfile.TemporaryFile() as output:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status, usage = os.wait4(proc.pid, 0)[1:]
         elapsed = time.monotonic() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -116,11 +115,11 @@ def measure(size, repeat):
                 assert len(out.split()) == ATTACH, 'expected %d attached ports' % ATTACH
                 subprocess.run(detach, check=True)
 
-            for _ in range(repeat):
-                elapsed, _ = timed([ANSIBLE, 'localhost', '-m',
-                                       'kubeovn.mirror.ovn_lsp_mirror', '-a', json.dumps(args),
-                                       '-e', 'ansible_python_interpreter=' + sys.executable],
-                                      env=env)
+            for dummy in range(repeat):
+                elapsed = timed([ANSIBLE, 'localhost', '-m', 'kubeovn.mirror.ovn_lsp_mirror',
+                                 '-a', json.dumps(args),
+                                 '-e', 'ansible_python_interpreter=' + sys.executable],
+                                env=env)[0]
                 results['module'].append(elapsed)
                 check_attached()
 
@@ -137,12 +136,12 @@ def measure(size, repeat):
                 results['loop'].append(time.monotonic() - started)
                 check_attached()
 
-                elapsed, _ = timed(attached)
+                elapsed = timed(attached)[0]
                 results['batched'].append(elapsed)
                 check_attached()
 
-                elapsed, _ = timed([ANSIBLE, 'localhost', '-m', 'ansible.builtin.ping', '-e',
-                                    'ansible_python_interpreter=' + sys.executable], env=env)
+                elapsed = timed([ANSIBLE, 'localhost', '-m', 'ansible.builtin.ping', '-e',
+                                 'ansible_python_interpreter=' + sys.executable], env=env)[0]
                 results['ping'].append(elapsed)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

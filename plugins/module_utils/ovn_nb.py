@@ -16,7 +16,7 @@ import ipaddress
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import lsp_name
 
 try:
@@ -60,6 +60,8 @@ NB_CONNECTION_ARGSPEC = dict(
     ssl_cert=dict(type='path'),
     ssl_ca_cert=dict(type='path'),
     timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+    kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
+    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
 )
 
 
@@ -106,13 +108,22 @@ class MirrorSupport(object):
 
 
 def connection_params(module):
-    """Connection settings from the module's parameters, with the documented defaults."""
+    """Connection settings: the options, else the cluster's published NB, else the default.
+
+    The cluster is asked (see k8s.discover_nb) only when nb_connection is not set and a
+    kubeconfig is given or the module runs inside a pod.
+    """
     params = module.params
-    return dict(
-        connection=params['nb_connection'] or DEFAULT_NB_CONNECTION,
-        timeout=params['timeout'],
-        ssl_key=params['ssl_key'], ssl_cert=params['ssl_cert'],
-        ssl_ca_cert=params['ssl_ca_cert'])
+    settings = dict(connection=params['nb_connection'], timeout=params['timeout'],
+                    ssl_key=params['ssl_key'], ssl_cert=params['ssl_cert'],
+                    ssl_ca_cert=params['ssl_ca_cert'])
+    if not settings['connection'] and (params['kubeconfig'] or k8s.in_cluster()):
+        endpoint = k8s.discover_nb(params['kubeconfig'], params['context'], module.tmpdir)
+        settings['connection'] = endpoint.connection
+        for option, path in endpoint.tls.items():
+            settings[option] = settings[option] or path
+    settings['connection'] = settings['connection'] or DEFAULT_NB_CONNECTION
+    return settings
 
 
 def open_nb(module, lsp_names=(), mirror_names=None):
@@ -136,7 +147,10 @@ def open_nb(module, lsp_names=(), mirror_names=None):
         ovsdb.TableView('Mirror', MIRROR_COLUMNS, mirror_condition),
         ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, lsp_condition),
     ]
-    settings = connection_params(module)
+    try:
+        settings = connection_params(module)
+    except k8s.DiscoveryError as exc:
+        module.fail_json(msg=str(exc))
     try:
         session = ovsdb.open_session(
             nb_impl_idl.OvnNbApiIdlImpl, NB_SCHEMA, settings['connection'], views,

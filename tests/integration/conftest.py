@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import uuid
 
 import pytest
 
@@ -91,3 +92,118 @@ class Nb:
 
     def play(self, tasks, **options):
         return run_playbook(tasks, self.workdir, **options)
+
+
+# Token users of the test apiserver with no rights until a test binds some: (token, user,
+# uid, groups).
+KUBE_USERS = [('operator-token', 'mirror-operator', '2', ''),
+              ('limited-token', 'mirror-limited', '3', '')]
+
+
+@pytest.fixture(scope='session')
+def kube(tmp_path_factory):
+    """A real etcd + kube-apiserver (built once and cached), with the CRDs the roles use.
+
+    Uses $KUBECONFIG's cluster instead when that variable is set.
+    """
+    import os
+    from tests.support.kube import ControlPlane
+    if os.environ.get('KUBECONFIG'):
+        yield KubeClients(os.environ['KUBECONFIG'], None)
+        return
+    plane = ControlPlane(tmp_path_factory.mktemp('kube'), users=KUBE_USERS).start()
+    print('control plane up in %.1f s' % plane.start_seconds)
+    try:
+        yield KubeClients(plane.kubeconfig, plane)
+    finally:
+        plane.stop()
+
+
+class KubeClients:
+    """The test's own view of the API (the independent reader), through the Python client."""
+
+    def __init__(self, kubeconfig, plane):
+        from kubernetes import client, config
+        self.kubeconfig = kubeconfig
+        self.plane = plane
+        self.api = config.new_client_from_config(kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.rbac = client.RbacAuthorizationV1Api(self.api)
+        self.objects = client.CustomObjectsApi(self.api)
+
+    def custom(self, group, version, plural, namespace=None):
+        return CustomResources(self.objects, group, version, plural, namespace)
+
+
+class CustomResources:
+    def __init__(self, api, group, version, plural, namespace):
+        self.api, self.args, self.namespace = api, (group, version), namespace
+        self.plural = plural
+
+    def _call(self, verb, *args, **kwargs):
+        if self.namespace:
+            method = getattr(self.api, '%s_namespaced_custom_object%s' % verb)
+            return method(*self.args, self.namespace, self.plural, *args, **kwargs)
+        method = getattr(self.api, '%s_cluster_custom_object%s' % verb)
+        return method(*self.args, self.plural, *args, **kwargs)
+
+    def list(self):
+        return self._call(('list', ''))
+
+    def get(self, name):
+        return self._call(('get', ''), name)
+
+    def get_or_none(self, name):
+        from kubernetes.client.exceptions import ApiException
+        try:
+            return self.get(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create(self, body):
+        return self._call(('create', ''), body)
+
+    def patch_status(self, name, status):
+        return self._call(('patch', '_status'), name, {'status': status})
+
+
+@pytest.fixture
+def namespace(kube):
+    """A fresh namespace with its `default` ServiceAccount."""
+    name = 'ns-' + uuid.uuid4().hex[:8]
+    kube.core.create_namespace({'metadata': {'name': name}})
+    # No controller-manager: the ServiceAccount pods need must be made by hand.
+    kube.core.create_namespaced_service_account(name, {'metadata': {'name': 'default'}})
+    return name
+
+
+# kube-ovn-cni's cni-server args as Kube-OVN's install script writes them, plus a stale
+# --mirror-iface=foo.
+CNI_ARGS = ['--enable-mirror=false', '--encap-checksum=true',
+            '--service-cluster-ip-range=10.96.0.0/12', '--iface=', '--mirror-iface=foo',
+            '--network-type=geneve', '--logtostderr=false', '--alsologtostderr=true']
+
+
+@pytest.fixture
+def cni_daemonset(kube):
+    """kube-system/kube-ovn-cni as Kube-OVN's install script shapes it (containers trimmed)."""
+    name = 'kube-ovn-cni'
+    try:
+        kube.apps.delete_namespaced_daemon_set(name, 'kube-system')
+    except Exception:  # noqa: BLE001 - absent
+        pass
+    labels = {'app': 'kube-ovn-cni'}
+    kube.apps.create_namespaced_daemon_set('kube-system', {
+        'metadata': {'name': name},
+        'spec': {'selector': {'matchLabels': labels}, 'template': {
+            'metadata': {'labels': labels},
+            'spec': {'containers': [
+                {'name': 'install-helper', 'image': 'docker.io/kubeovn/kube-ovn:v1.12.13',
+                 'args': ['--keep']},
+                {'name': 'cni-server', 'image': 'docker.io/kubeovn/kube-ovn:v1.12.13',
+                 'command': ['bash', '/kube-ovn/start-cniserver.sh'],
+                 'args': list(CNI_ARGS)}]}}}})
+    return name

@@ -1,0 +1,370 @@
+"""The Kubernetes-side roles against a real kube-apiserver + etcd (tests/support/kube.py).
+
+There is no kubelet and no Kube-OVN controller: where a role waits for them, the test plays
+their part explicitly in a bounded background thread (pod status via the status
+subresource, the attachment address annotation, ProviderNetwork/Subnet status).
+"""
+
+import glob
+import os
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.support.ansible import run_playbook
+
+pytestmark = pytest.mark.kube
+
+
+def role_task(role, variables, **keywords):
+    body = {'name': role, 'ansible.builtin.include_role': {'name': 'kubeovn.mirror.' + role},
+            'vars': variables, 'ignore_errors': True}
+    body.update(keywords)
+    return body
+
+
+def run_role(kube, role, variables, workdir, check=False, kubeconfig=None):
+    env = {'K8S_AUTH_KUBECONFIG': kubeconfig or kube.kubeconfig}
+    return run_playbook([role_task(role, variables)], workdir, check=check, env=env)
+
+
+def changed_count(results):
+    return sum(1 for result in results if result.get('changed'))
+
+
+def failed(results):
+    return [result for result in results if result.get('failed')]
+
+
+def messages(results):
+    """The failure messages of a run, for assertion output."""
+    return [(result.get('action'), result.get('msg')) for result in failed(results)]
+
+
+def in_background(action, timeout=60):
+    """Run `action()` until it returns True (bounded), in a thread; join() it afterwards."""
+    stop = threading.Event()
+
+    def loop():
+        deadline = time.monotonic() + timeout
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if action():
+                    return
+            except Exception:  # noqa: BLE001 - the object may not exist yet
+                pass
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+
+    class Handle:
+        def join(self):
+            stop.set()
+            thread.join(10)
+    return Handle()
+
+
+# ---- attachment_network -------------------------------------------------------------------
+
+def test_attachment_network_create_noop_check_update(kube, namespace, tmp_path):
+    nads = kube.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', namespace)
+    variables = {'attachment_network_name': 'attachnet', 'attachment_network_namespace': namespace}
+
+    check = run_role(kube, 'attachment_network', variables, tmp_path, check=True)
+    assert not failed(check), messages(check)
+    assert nads.list()['items'] == [], 'check mode created the NAD'
+
+    first = run_role(kube, 'attachment_network', variables, tmp_path)
+    assert not failed(first) and changed_count(first) >= 1, messages(first)
+    nad = nads.get('attachnet')
+    import json
+    assert json.loads(nad['spec']['config']) == {
+        'cniVersion': '0.3.1', 'type': 'kube-ovn',
+        'server_socket': '/run/openvswitch/kube-ovn-daemon.sock',
+        'provider': 'attachnet.%s.ovn' % namespace}
+
+    second = run_role(kube, 'attachment_network', variables, tmp_path)
+    assert not failed(second) and changed_count(second) == 0, messages(second)
+
+    updated = run_role(kube, 'attachment_network',
+                       dict(variables, attachment_network_server_socket='/run/other.sock'),
+                       tmp_path)
+    assert changed_count(updated) >= 1
+    after = nads.get('attachnet')
+    assert json.loads(after['spec']['config'])['server_socket'] == '/run/other.sock'
+    assert after['metadata']['uid'] == nad['metadata']['uid'], 'updated in place'
+
+
+def test_attachment_network_fails_clearly_without_multus(kube, namespace, tmp_path):
+    """A cluster without the NAD CRD: the role names Multus and writes nothing."""
+    ext = __import__('kubernetes').client.ApiextensionsV1Api(kube.api)
+    crd = ext.read_custom_resource_definition('network-attachment-definitions.k8s.cni.cncf.io')
+    ext.delete_custom_resource_definition(crd.metadata.name)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                ext.read_custom_resource_definition(crd.metadata.name)
+                time.sleep(0.2)
+            except Exception:  # noqa: BLE001 - 404 once it is gone
+                break
+        # kubernetes.core caches API discovery client-side; a client that never saw the
+        # kind (Multus never installed) has no such cache.
+        for cached in glob.glob(os.path.join(tempfile.gettempdir(), 'k8srcp-*.json')):
+            os.remove(cached)
+        result = run_role(kube, 'attachment_network',
+                          {'attachment_network_namespace': namespace}, tmp_path)
+        assert failed(result), result
+        assert 'Multus is not installed' in failed(result)[0]['msg']
+    finally:
+        kube.plane.kubectl_apply(__import__('tests.support.kube', fromlist=['CRDS']).CRDS)
+
+
+# ---- underlay_network ---------------------------------------------------------------------
+
+UNDERLAY = {'underlay_network_provider_network': 'net1', 'underlay_network_default_interface': 'eth1',
+            'underlay_network_vlan': 'vlan1', 'underlay_network_vlan_id': 0,
+            'underlay_network_subnet': 'attachnet', 'underlay_network_cidr_block': '172.19.0.0/16',
+            'underlay_network_gateway': '172.19.0.1',
+            'underlay_network_exclude_ips': ['172.19.0.2..172.19.0.20'],
+            'underlay_network_provider': 'attachnet.default.ovn', 'underlay_network_wait_timeout': 30}
+
+
+def play_kube_ovn_for_underlay(kube, pn_name, subnet_name):
+    """What Kube-OVN's controller would do: mark the ProviderNetwork and Subnet ready."""
+    pns = kube.custom('kubeovn.io', 'v1', 'provider-networks')
+    subnets = kube.custom('kubeovn.io', 'v1', 'subnets')
+
+    def mark_ready():
+        if pns.get_or_none(pn_name) is None or subnets.get_or_none(subnet_name) is None:
+            return False
+        pns.patch_status(pn_name, {'ready': True, 'readyNodes': ['node-1']})
+        subnets.patch_status(subnet_name, {'conditions': [
+            {'type': 'Ready', 'status': 'True', 'reason': 'ResourceReady'}]})
+        return True
+    return in_background(mark_ready)
+
+
+def underlay_names(suffix):
+    return dict(UNDERLAY, underlay_network_provider_network='pn' + suffix,
+                underlay_network_vlan='vlan' + suffix, underlay_network_subnet='sub' + suffix)
+
+
+def test_underlay_network_create_waits_noop_check_update(kube, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    variables = underlay_names(suffix)
+    pns = kube.custom('kubeovn.io', 'v1', 'provider-networks')
+    vlans = kube.custom('kubeovn.io', 'v1', 'vlans')
+    subnets = kube.custom('kubeovn.io', 'v1', 'subnets')
+
+    check = run_role(kube, 'underlay_network', variables, tmp_path, check=True)
+    assert not failed(check), messages(check)
+    assert pns.get_or_none('pn' + suffix) is None, 'check mode wrote'
+
+    controller = play_kube_ovn_for_underlay(kube, 'pn' + suffix, 'sub' + suffix)
+    first = run_role(kube, 'underlay_network', variables, tmp_path)
+    controller.join()
+    assert not failed(first), messages(first)
+    assert pns.get('pn' + suffix)['spec'] == {'defaultInterface': 'eth1'}
+    assert vlans.get('vlan' + suffix)['spec'] == {'id': 0, 'provider': 'pn' + suffix}
+    subnet = subnets.get('sub' + suffix)
+    assert subnet['spec'] == {'protocol': 'IPv4', 'cidrBlock': '172.19.0.0/16',
+                              'gateway': '172.19.0.1', 'excludeIps': ['172.19.0.2..172.19.0.20'],
+                              'vlan': 'vlan' + suffix, 'provider': 'attachnet.default.ovn'}
+
+    again = run_role(kube, 'underlay_network', variables, tmp_path)
+    assert not failed(again) and changed_count(again) == 0, messages(again)
+
+    updated = run_role(kube, 'underlay_network',
+                       dict(variables, underlay_network_vlan_id=100), tmp_path)
+    assert not failed(updated) and changed_count(updated) >= 1
+    assert vlans.get('vlan' + suffix)['spec']['id'] == 100
+    assert vlans.get('vlan' + suffix)['metadata']['uid'] == \
+        vlans.get('vlan' + suffix)['metadata']['uid']
+
+
+def test_underlay_network_not_ready_names_the_object(kube, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    result = run_role(kube, 'underlay_network',
+                      dict(underlay_names(suffix), underlay_network_wait_timeout=4), tmp_path)
+    assert failed(result), result
+    assert 'ProviderNetwork pn%s is not ready' % suffix in failed(result)[-1]['msg']
+
+
+@pytest.mark.parametrize('change,fragment', [
+    ({'underlay_network_provider': 'other.default.ovn',
+      'underlay_network_attachment_provider': 'attachnet.default.ovn'}, 'other.default.ovn'),
+    ({'underlay_network_gateway': '10.0.0.1'}, '10.0.0.1'),
+    ({'underlay_network_vlan_id': 4096}, '4096'),
+    ({'underlay_network_exclude_ips': ['172.19.0.9..172.19.0.2']}, '172.19.0.9..172.19.0.2'),
+], ids=['provider-mismatch', 'gateway-outside-cidr', 'vlan-4096', 'bad-range'])
+def test_underlay_network_bad_input_writes_nothing(kube, tmp_path, change, fragment):
+    suffix = uuid.uuid4().hex[:6]
+    result = run_role(kube, 'underlay_network', dict(underlay_names(suffix), **change), tmp_path)
+    assert failed(result), result
+    assert fragment in failed(result)[0]['msg'], failed(result)[0]['msg']
+    assert kube.custom('kubeovn.io', 'v1', 'provider-networks').get_or_none('pn' + suffix) is None
+    assert kube.custom('kubeovn.io', 'v1', 'vlans').get_or_none('vlan' + suffix) is None
+
+
+# ---- mirror_receiver ----------------------------------------------------------------------
+
+def play_kubelet_and_kube_ovn(kube, namespace, pod, provider, address, annotate=True,
+                              ip_cr=False):
+    """Run the pod (status subresource) and give it its attachment address, as the kubelet
+    and Kube-OVN would."""
+    def act():
+        current = kube.core.read_namespaced_pod(pod, namespace)
+        kube.core.patch_namespaced_pod_status(pod, namespace, {'status': {
+            'phase': 'Running',
+            'conditions': [{'type': 'Ready', 'status': 'True'}],
+            'containerStatuses': [{'name': 'receiver', 'ready': True, 'restartCount': 0,
+                                   'image': current.spec.containers[0].image, 'imageID': '',
+                                   'state': {'running': {}}}]}})
+        if annotate:
+            kube.core.patch_namespaced_pod(pod, namespace, {'metadata': {'annotations': {
+                provider + '.kubernetes.io/ip_address': address}}})
+        if ip_cr:
+            kube.custom('kubeovn.io', 'v1', 'ips').create({
+                'apiVersion': 'kubeovn.io/v1', 'kind': 'IP',
+                'metadata': {'name': '%s.%s.%s' % (pod, namespace, provider)},
+                'spec': {'podName': pod, 'namespace': namespace, 'subnet': 'attachnet',
+                         'v4IpAddress': address, 'ipAddress': address}})
+        return True
+    return in_background(act)
+
+
+def receiver_vars(namespace, **extra):
+    variables = {'mirror_receiver_name': 'receiver', 'mirror_receiver_namespace': namespace,
+                 'mirror_receiver_wait_timeout': 20}
+    variables.update(extra)
+    return variables
+
+
+def test_mirror_receiver_create_wait_fact_noop(kube, namespace, tmp_path):
+    provider = 'attachnet.%s.ovn' % namespace
+    check = run_role(kube, 'mirror_receiver', receiver_vars(namespace), tmp_path, check=True)
+    assert not failed(check), messages(check)
+    assert kube.core.list_namespaced_pod(namespace).items == []
+
+    kubelet = play_kubelet_and_kube_ovn(kube, namespace, 'receiver', provider, '172.19.0.21')
+    results = run_playbook([role_task('mirror_receiver', receiver_vars(namespace)),
+                            {'name': 'show', 'ansible.builtin.debug': {'var': 'mirror_receiver_ip'}}],
+                           tmp_path, env={'K8S_AUTH_KUBECONFIG': kube.kubeconfig})
+    kubelet.join()
+    assert not failed(results), messages(results)
+    assert results[-1]['mirror_receiver_ip'] == '172.19.0.21'
+    pod = kube.core.read_namespaced_pod('receiver', namespace)
+    assert pod.metadata.annotations['k8s.v1.cni.cncf.io/networks'] == '%s/attachnet' % namespace
+    assert pod.spec.containers[0].security_context.privileged is True
+    assert pod.spec.containers[0].image == 'docker.io/kubeovn/kube-ovn:v1.12.13'
+
+    again = run_role(kube, 'mirror_receiver', receiver_vars(namespace), tmp_path)
+    assert not failed(again) and changed_count(again) == 0, messages(again)
+
+
+def test_mirror_receiver_falls_back_to_the_ip_resource(kube, namespace, tmp_path):
+    provider = 'attachnet.%s.ovn' % namespace
+    kubelet = play_kubelet_and_kube_ovn(kube, namespace, 'receiver', provider, '172.19.0.22',
+                                        annotate=False, ip_cr=True)
+    results = run_playbook([role_task('mirror_receiver', receiver_vars(
+        namespace, mirror_receiver_wait_timeout=4)),
+        {'name': 'show', 'ansible.builtin.debug': {'var': 'mirror_receiver_ip'}}],
+        tmp_path, env={'K8S_AUTH_KUBECONFIG': kube.kubeconfig})
+    kubelet.join()
+    assert results[-1]['mirror_receiver_ip'] == '172.19.0.22', results
+
+
+# ---- cni_mirror ---------------------------------------------------------------------------
+
+from conftest import CNI_ARGS  # noqa: E402
+
+
+def cni_args(kube):
+    ds = kube.apps.read_namespaced_daemon_set('kube-ovn-cni', 'kube-system')
+    return ds, [c for c in ds.spec.template.spec.containers if c.name == 'cni-server'][0].args
+
+
+def test_cni_mirror_changes_only_the_two_flags(kube, cni_daemonset, tmp_path):
+    before = cni_args(kube)[0]
+    check = run_role(kube, 'cni_mirror', {}, tmp_path, check=True)
+    assert not failed(check), messages(check)
+    assert cni_args(kube)[1] == CNI_ARGS and cni_args(kube)[0].metadata.generation == \
+        before.metadata.generation
+
+    first = run_role(kube, 'cni_mirror', {}, tmp_path)
+    assert not failed(first) and changed_count(first) >= 1, messages(first)
+    after, args = cni_args(kube)
+    assert args == ['--enable-mirror=true'] + CNI_ARGS[1:4] + ['--mirror-iface=mirror0'] + \
+        CNI_ARGS[5:]
+    helper = [c for c in after.spec.template.spec.containers if c.name == 'install-helper'][0]
+    assert helper.args == ['--keep']
+
+    again = run_role(kube, 'cni_mirror', {}, tmp_path)
+    assert not failed(again) and changed_count(again) == 0, messages(again)
+    assert cni_args(kube)[0].metadata.generation == after.metadata.generation, 'no rollout'
+
+    off = run_role(kube, 'cni_mirror', {'cni_mirror_enable': False,
+                                        'cni_mirror_iface': 'eth9'}, tmp_path)
+    assert changed_count(off) >= 1
+    assert cni_args(kube)[1][0] == '--enable-mirror=false'
+    assert cni_args(kube)[1][4] == '--mirror-iface=eth9'
+
+
+def test_cni_mirror_missing_daemonset_and_bad_iface(kube, cni_daemonset, tmp_path):
+    missing = run_role(kube, 'cni_mirror', {'cni_mirror_daemonset': 'nope'}, tmp_path)
+    assert failed(missing) and 'kube-system/nope not found' in failed(missing)[0]['msg']
+    bad = run_role(kube, 'cni_mirror', {'cni_mirror_iface': 'way-too-long-ifname'}, tmp_path)
+    assert failed(bad) and 'way-too-long-ifname' in failed(bad)[0]['msg'], bad
+    assert cni_args(kube)[1] == CNI_ARGS
+
+
+# ---- pod_mirror ---------------------------------------------------------------------------
+
+def make_pod(kube, namespace, name, labels=None):
+    kube.core.create_namespaced_pod(namespace, {
+        'metadata': {'name': name, 'labels': labels or {}},
+        'spec': {'containers': [{'name': 'c', 'image': 'busybox'}],
+                 'automountServiceAccountToken': False}})
+
+
+def annotation(kube, namespace, name, key='ovn.kubernetes.io/mirror'):
+    return (kube.core.read_namespaced_pod(name, namespace).metadata.annotations or {}).get(key)
+
+
+def test_pod_mirror_by_name_and_selector(kube, namespace, tmp_path):
+    make_pod(kube, namespace, 'web-0', {'app': 'web'})
+    make_pod(kube, namespace, 'web-1', {'app': 'web'})
+    make_pod(kube, namespace, 'db-0', {'app': 'db'})
+    variables = {'pod_mirror_namespace': namespace, 'pod_mirror_names': ['db-0'],
+                 'pod_mirror_label_selectors': ['app=web']}
+
+    check = run_role(kube, 'pod_mirror', variables, tmp_path, check=True)
+    assert not failed(check), messages(check)
+    assert annotation(kube, namespace, 'web-0') is None
+
+    first = run_role(kube, 'pod_mirror', variables, tmp_path)
+    assert not failed(first), messages(first)
+    assert [annotation(kube, namespace, p) for p in ('web-0', 'web-1', 'db-0')] == ['true'] * 3
+    again = run_role(kube, 'pod_mirror', variables, tmp_path)
+    assert changed_count(again) == 0, again
+
+    off = run_role(kube, 'pod_mirror', dict(variables, pod_mirror_enabled=False,
+                                            pod_mirror_names=[]), tmp_path)
+    assert not failed(off)
+    assert [annotation(kube, namespace, p) for p in ('web-0', 'web-1', 'db-0')] == \
+        [None, None, 'true']
+
+
+def test_pod_mirror_missing_pod_and_empty_selection(kube, namespace, tmp_path):
+    make_pod(kube, namespace, 'web-0')
+    missing = run_role(kube, 'pod_mirror', {'pod_mirror_namespace': namespace,
+                                            'pod_mirror_names': ['web-0', 'ghost']}, tmp_path)
+    assert failed(missing) and 'ghost' in failed(missing)[0]['msg']
+    assert annotation(kube, namespace, 'web-0') is None
+    empty = run_role(kube, 'pod_mirror', {'pod_mirror_namespace': namespace}, tmp_path)
+    assert failed(empty)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build kube-apiserver for the test control plane, once, and cache it.
+#
+# No registry reachable here ships the binary. Debian's `kubernetes` source package (1.20.2,
+# bookworm) carries the full vendored tree; it builds with Debian bullseye's Go 1.15 (newer
+# Go builds a binary that crashes at the first CRD write). apt is pointed at a private sources
+# file and lists directory, so the system's apt configuration is left alone.
+# Prints the path of the binary. Takes ~3 minutes and ~1.5 GB the first time.
+set -euo pipefail
+
+cache=${KUBEOVN_MIRROR_CACHE:-$HOME/.cache/kubeovn-mirror}
+bin=$cache/bin/kube-apiserver-v1.20.2
+if [ -x "$bin" ]; then
+  echo "$bin"
+  exit 0
+fi
+
+work=$cache/kube-build
+mkdir -p "$work/apt/lists/partial" "$cache/bin"
+cat > "$work/apt/sources.list" <<SOURCES
+deb-src http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bullseye main
+SOURCES
+apt_options=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::SourceParts=-"
+             -o "Dir::State::Lists=$work/apt/lists" -o "APT::Get::List-Cleanup=0")
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+
+echo ">> apt: bullseye's golang-1.15-go and bookworm's kubernetes source" >&2
+$sudo apt-get "${apt_options[@]}" -q update >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get "${apt_options[@]}" install -y -q \
+  --no-install-recommends golang-1.15-go >&2
+if ! command -v dpkg-source >/dev/null || ! command -v rsync >/dev/null || \
+   ! command -v jq >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+    dpkg-dev rsync jq >&2
+fi
+
+src=$(find "$work" -maxdepth 1 -type d -name 'kubernetes-1.20.*' | head -n 1)
+if [ -z "$src" ]; then
+  (cd "$work" && apt-get "${apt_options[@]}" source kubernetes >&2)
+  src=$(find "$work" -maxdepth 1 -type d -name 'kubernetes-1.20.*' | head -n 1)
+fi
+
+echo ">> building kube-apiserver from $src (GOPATH mode, Go 1.15)" >&2
+gopath=$work/gopath
+mkdir -p "$gopath/src/k8s.io"
+ln -sfn "$src" "$gopath/src/k8s.io/kubernetes"
+(
+  cd "$gopath/src/k8s.io/kubernetes"
+  export GOPATH=$gopath GO111MODULE=off CGO_ENABLED=0 GOFLAGS='' GOCACHE=$work/gocache
+  export PATH=/usr/lib/go-1.15/bin:$PATH
+  export KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=debian-1.20.2
+  make WHAT=cmd/kube-apiserver >&2
+  cp "$(find _output -type f -name kube-apiserver -perm -u+x | head -n 1)" "$bin.tmp"
+)
+mv "$bin.tmp" "$bin"
+# The tree and Go caches are only needed to build; the binary is what is kept.
+rm -rf "$gopath" "$work/gocache" "$src"
+echo "$bin"

@@ -1,0 +1,139 @@
+"""A real Kubernetes control plane for tests: etcd + kube-apiserver on 127.0.0.1, envtest style.
+
+No kubelet, scheduler or controller-manager: tests play their part explicitly. When the
+environment variable KUBECONFIG is set, that cluster is used instead and nothing is started.
+"""
+
+import os
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+
+import yaml
+
+from tests.support.daemons import free_port, stop_processes, wait_until
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_SCRIPT = os.path.join(REPO, 'tests', 'kube', 'build-kube-apiserver.sh')
+CRDS = os.path.join(REPO, 'tests', 'kube', 'crds.yaml')
+
+# Users known to the apiserver's static token file: (token, user, uid, groups).
+ADMIN = ('admin-token', 'kube-admin', '1', 'system:masters')
+
+
+def kube_apiserver_binary():
+    """The cached kube-apiserver, built by tests/kube/build-kube-apiserver.sh when missing."""
+    out = subprocess.run(['bash', BUILD_SCRIPT], check=True, stdout=subprocess.PIPE,
+                         text=True, timeout=1800).stdout
+    return out.strip().splitlines()[-1]
+
+
+def write_kubeconfig(path, server, token, name='test'):
+    config = {
+        'apiVersion': 'v1', 'kind': 'Config', 'current-context': name,
+        'clusters': [{'name': name, 'cluster': {'server': server,
+                                                'insecure-skip-tls-verify': True}}],
+        'users': [{'name': name, 'user': {'token': token}}],
+        'contexts': [{'name': name, 'context': {'cluster': name, 'user': name}}],
+    }
+    with open(path, 'w') as handle:
+        yaml.safe_dump(config, handle)
+    os.chmod(path, 0o600)
+    return path
+
+
+class ControlPlane:
+    """etcd and kube-apiserver in `workdir`, each started and stopped by its own pid."""
+
+    def __init__(self, workdir, users=()):
+        self.workdir = str(workdir)
+        self.users = [ADMIN] + list(users)
+        self.procs = []
+        self.server = None
+        self.kubeconfig = None
+
+    def start(self):
+        started = time.monotonic()
+        binary = kube_apiserver_binary()
+        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        etcd_url = 'http://127.0.0.1:%d' % etcd_port
+        etcd_log = open(os.path.join(self.workdir, 'etcd.log'), 'w')
+        self.procs.append(subprocess.Popen(
+            ['etcd', '--name', 'test', '--data-dir', os.path.join(self.workdir, 'etcd'),
+             '--listen-client-urls', etcd_url, '--advertise-client-urls', etcd_url,
+             '--listen-peer-urls', 'http://127.0.0.1:%d' % peer_port,
+             '--initial-advertise-peer-urls', 'http://127.0.0.1:%d' % peer_port,
+             '--initial-cluster', 'test=http://127.0.0.1:%d' % peer_port],
+            stdout=etcd_log, stderr=subprocess.STDOUT))
+
+        sa_key = os.path.join(self.workdir, 'sa.key')
+        subprocess.run(['openssl', 'genrsa', '-out', sa_key, '2048'], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tokens = os.path.join(self.workdir, 'tokens.csv')
+        with open(tokens, 'w') as handle:
+            for token, user, uid, groups in self.users:
+                handle.write('%s,%s,%s,"%s"\n' % (token, user, uid, groups))
+        api_log = open(os.path.join(self.workdir, 'kube-apiserver.log'), 'w')
+        self.procs.append(subprocess.Popen(
+            [binary, '--etcd-servers=' + etcd_url,
+             '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
+             '--secure-port=%d' % api_port, '--cert-dir=' + os.path.join(self.workdir, 'certs'),
+             '--token-auth-file=' + tokens,
+             '--service-account-key-file=' + sa_key,
+             '--service-account-signing-key-file=' + sa_key,
+             '--service-account-issuer=https://kubernetes.default.svc',
+             '--authorization-mode=RBAC', '--allow-privileged=true',
+             '--service-cluster-ip-range=10.96.0.0/16'],
+            stdout=api_log, stderr=subprocess.STDOUT))
+        self.server = 'https://127.0.0.1:%d' % api_port
+        self.kubeconfig = write_kubeconfig(os.path.join(self.workdir, 'admin.kubeconfig'),
+                                           self.server, ADMIN[0])
+        wait_until(self._ready, 60, 'kube-apiserver ready at %s' % self.server, interval=0.25)
+        self.kubectl_apply(CRDS)
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def _ready(self):
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError('%s exited; see the logs in %s' % (proc.args[0], self.workdir))
+        request = urllib.request.Request(self.server + '/readyz',
+                                         headers={'Authorization': 'Bearer ' + ADMIN[0]})
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def kubectl_apply(self, path):
+        """Apply a manifest file with the Python client (no kubectl binary here)."""
+        from kubernetes import client, config, utils
+        api = config.new_client_from_config(self.kubeconfig)
+        with open(path) as handle:
+            documents = [doc for doc in yaml.safe_load_all(handle) if doc]
+        for doc in documents:
+            try:
+                utils.create_from_dict(api, doc)
+            except utils.FailToCreateError as exc:
+                if not all(getattr(e, 'status', None) == 409 for e in exc.api_exceptions):
+                    raise
+        if any(doc['kind'] == 'CustomResourceDefinition' for doc in documents):
+            ext = client.ApiextensionsV1Api(api)
+
+            def established():
+                for doc in documents:
+                    crd = ext.read_custom_resource_definition(doc['metadata']['name'])
+                    if not any(c.type == 'Established' and c.status == 'True'
+                               for c in (crd.status.conditions or [])):
+                        return False
+                return True
+            wait_until(established, 30, 'CRDs established', interval=0.2)
+
+    def stop(self):
+        stop_processes(list(reversed(self.procs)))
+        shutil.rmtree(os.path.join(self.workdir, 'etcd'), ignore_errors=True)
