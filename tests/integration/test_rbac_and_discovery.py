@@ -15,7 +15,7 @@ from tests.support.daemons import OvsdbServer, stop_processes, wait_until
 from tests.support.kube import write_kubeconfig
 
 from test_roles_k8s import (UNDERLAY, failed, messages, play_kube_ovn_for_underlay,
-                            role_task)
+                            play_kubelet_and_kube_ovn, role_task)
 
 RBAC = os.path.join(REPO, 'docs', 'rbac.yml')
 NB_TEST_ADDRESS = '192.0.2.2'
@@ -66,18 +66,26 @@ def test_roles_succeed_with_exactly_the_documented_rbac(kube, rbac_bound, tmp_pa
     kube.core.create_namespaced_pod(namespace, {'metadata': {'name': 'web-0'}, 'spec': {
         'containers': [{'name': 'c', 'image': 'busybox'}], 'automountServiceAccountToken': False}})
     controller = play_kube_ovn_for_underlay(kube, 'pn' + suffix, 'sub' + suffix)
+    kubelet = play_kubelet_and_kube_ovn(kube, namespace, 'receiver',
+                                        'attachnet.%s.ovn' % namespace, '172.19.0.21')
     results = run_playbook([
         role_task('attachment_network', {'attachment_network_namespace': namespace}),
         role_task('underlay_network', dict(
             UNDERLAY, underlay_network_provider_network='pn' + suffix,
             underlay_network_vlan='vlan' + suffix, underlay_network_subnet='sub' + suffix,
             underlay_network_provider='attachnet.%s.ovn' % namespace)),
+        role_task('mirror_receiver', {'mirror_receiver_name': 'receiver',
+                                      'mirror_receiver_namespace': namespace,
+                                      'mirror_receiver_wait_timeout': 20}),
         role_task('cni_mirror', {}),
         role_task('pod_mirror', {'pod_mirror_namespace': namespace,
                                  'pod_mirror_names': ['web-0']}),
     ], tmp_path, env={'K8S_AUTH_KUBECONFIG': kubeconfig})
     controller.join()
+    kubelet.join()
     assert not failed(results), messages(results)
+    facts = [r['ansible_facts'] for r in results if 'ansible_facts' in r]
+    assert {'mirror_receiver_ip': '172.19.0.21'} in facts, 'the receiver role ran to its end'
 
 
 def test_a_token_lacking_a_verb_fails_clearly(kube, rbac_bound, tmp_path, namespace):

@@ -266,6 +266,14 @@ def test_mirror_receiver_create_wait_fact_noop(kube, namespace, tmp_path):
     again = run_role(kube, 'mirror_receiver', receiver_vars(namespace), tmp_path)
     assert not failed(again) and changed_count(again) == 0, messages(again)
 
+    newer = 'docker.io/kubeovn/kube-ovn:v1.12.14'
+    updated = run_role(kube, 'mirror_receiver',
+                       receiver_vars(namespace, mirror_receiver_image=newer), tmp_path)
+    assert not failed(updated) and changed_count(updated) >= 1, messages(updated)
+    after = kube.core.read_namespaced_pod('receiver', namespace)
+    assert after.spec.containers[0].image == newer
+    assert after.metadata.uid == pod.metadata.uid, 'updated in place'
+
 
 def test_mirror_receiver_falls_back_to_the_ip_resource(kube, namespace, tmp_path):
     provider = 'attachnet.%s.ovn' % namespace
