@@ -16,11 +16,12 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SANITY_ROOT := build/sanity/ansible_collections/kubeovn/mirror
 PYTEST_ARGS ?=
 
-.PHONY: help deps kube-apiserver test sanity unit integration bench demo clean
+.PHONY: help deps kube-apiserver test sanity unit integration bench demo lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
 	@echo "make bench  - benchmarks (bench/README.md)"
+	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces)"
 	@echo "make demo   - arrives with the playbooks"
 
 deps: $(STAMPS)/apt $(STAMPS)/venv
@@ -66,6 +67,13 @@ integration: deps kube-apiserver
 # One pytest session for unit + integration, so its closing line counts every test.
 test: sanity kube-apiserver
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
+
+# The one-machine lab (real OVS userspace datapath + OVN); see tests/support/lab.py.
+lab-up: deps
+	$(PY) -m tests.support.lab up build/lab
+
+lab-down: deps
+	$(PY) -m tests.support.lab down build/lab
 
 bench: deps
 	$(PY) bench/attach_scale.py

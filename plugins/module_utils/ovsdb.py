@@ -260,3 +260,16 @@ def run_planned(api, planner, check_mode=False):
     except RuntimeError as exc:
         raise OvsdbError(str(exc))
     return command.result
+
+
+if HAS_OVSDBAPP:
+    class CallbackCommand(ovsdbapp_command.BaseCommand):
+        """An ovsdbapp command that runs `apply(txn)`: for writes no stock command covers
+        (e.g. a non-root row created and referenced in the same transaction)."""
+
+        def __init__(self, api, apply):
+            super(CallbackCommand, self).__init__(api)
+            self.apply = apply
+
+        def run_idl(self, txn):
+            self.result = self.apply(txn)

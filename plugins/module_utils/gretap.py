@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""GRE/ERSPAN receiver links through iproute2: read (`ip -details -json link show`),
+compare, and the `ip link` commands that converge a link."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+
+LINK_TYPES = ('gretap', 'ip6gretap', 'erspan', 'ip6erspan')
+GRE_KEY_MAX = 2 ** 32 - 1
+ERSPAN_INDEX_MAX = 2 ** 20 - 1      # the 20-bit index field of ERSPAN type II
+KERNEL_HINT = {
+    'gretap': 'load the kernel module ip_gre (modprobe ip_gre)',
+    'ip6gretap': 'load the kernel module ip6_gre (modprobe ip6_gre)',
+    'erspan': 'ERSPAN needs Linux >= 4.14 with the kernel module ip_gre',
+    'ip6erspan': 'ERSPAN over IPv6 needs Linux >= 4.16 with the kernel module ip6_gre',
+}
+UNSUPPORTED_MARKERS = ('Unknown device type', 'not supported', 'Operation not supported',
+                       'Module not found')
+
+
+def _version_of(value, option):
+    try:
+        return ipaddress.ip_address(value).version
+    except ValueError:
+        raise ValueError('%s %r is not an IPv4 or IPv6 address' % (option, value))
+
+
+def check_params(params):
+    """ValueError naming the offending value."""
+    link_type = params['type']
+    want = 6 if link_type.startswith('ip6') else 4
+    for option in ('local', 'remote'):
+        if params.get(option) and _version_of(params[option], option) != want:
+            raise ValueError('%s %s is not an IPv%d address, as a %s link needs'
+                             % (option, params[option], want, link_type))
+    key = params.get('key')
+    if key is not None and not 0 <= key <= GRE_KEY_MAX:
+        raise ValueError('key %r must be within 0..%d' % (key, GRE_KEY_MAX))
+    if 'erspan' in link_type:
+        index = params.get('erspan_index')
+        if index is None:
+            raise ValueError('a %s link needs erspan_index (the mirror index)' % link_type)
+        if not 0 <= index <= ERSPAN_INDEX_MAX:
+            raise ValueError('erspan_index %r must be within 0..%d' % (index, ERSPAN_INDEX_MAX))
+    mtu = params.get('mtu')
+    if mtu is not None and not 68 <= mtu <= 65535:
+        raise ValueError('mtu %r must be within 68..65535' % (mtu,))
+
+
+def desired_link(params):
+    """What the link should look like, in the shape current_link() reads."""
+    link = dict(name=params['name'], type=params['type'], local=params.get('local'),
+                remote=params.get('remote'), dev=params.get('dev'))
+    if 'erspan' in params['type']:
+        link.update(erspan_index=params['erspan_index'],
+                    erspan_version=params['erspan_version'],
+                    key=params.get('key') if params.get('key') is not None
+                    else params['erspan_index'])
+    else:
+        link.update(key=params.get('key'))
+    return link
+
+
+def _key(value):
+    """iproute2 prints GRE keys as dotted quads (0.0.0.99) or as numbers."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if '.' in str(value):
+        return int(ipaddress.IPv4Address(str(value)))
+    return int(value)
+
+
+def parse_link(text, name, ifindex_names=None):
+    """The link's record from `ip -details -json link show dev NAME` output, or None."""
+    links = json.loads(text or '[]')
+    if not links:
+        return None
+    link = links[0]
+    info = link.get('linkinfo') or {}
+    data = info.get('info_data') or {}
+    record = dict(
+        name=link.get('ifname', name), type=info.get('info_kind'),
+        local=data.get('local'), remote=data.get('remote'),
+        dev=data.get('link') or (ifindex_names or {}).get(data.get('link_index')),
+        key=_key(data.get('ikey') if data.get('ikey') is not None else data.get('key')),
+        mtu=link.get('mtu'), up='UP' in (link.get('flags') or []),
+    )
+    if record['local'] in ('any', '::'):
+        record['local'] = None
+    if record['remote'] in ('any', '::'):
+        record['remote'] = None
+    if 'erspan' in (record['type'] or ''):
+        record.update(erspan_index=data.get('erspan_index'),
+                      erspan_version=data.get('erspan_ver'))
+    return record
+
+
+def needs_replace(current, desired):
+    """Tunnel parameters differ: the link is deleted and created again."""
+    return any(current.get(key) != value for key, value in desired.items()
+               if key != 'name' and value is not None) or \
+        (desired.get('remote') is None and current.get('remote') is not None)
+
+
+def add_command(params):
+    cmd = ['link', 'add', params['name'], 'type', params['type']]
+    for option in ('local', 'remote', 'dev'):
+        if params.get(option):
+            cmd += [option, params[option]]
+    desired = desired_link(params)
+    if desired.get('key') is not None:
+        cmd += ['key', str(desired['key'])]
+    if 'erspan' in params['type']:
+        cmd += ['seq', 'erspan_ver', str(params['erspan_version']),
+                'erspan', str(params['erspan_index'])]
+    return cmd
+
+
+def unsupported_message(link_type, stderr):
+    if any(marker in stderr for marker in UNSUPPORTED_MARKERS):
+        return ('this kernel cannot create %s links (%s); ip said: %s'
+                % (link_type, KERNEL_HINT[link_type], stderr.strip()))
+    return None

@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OVS Mirror state on a bridge (Open_vSwitch database): read, compare, plan, apply.
+
+A Mirror is not a root table: Bridge.mirrors holds it, so it is created and added to the
+bridge in one transaction, and dropping it from the bridge deletes it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import lsp_name
+
+try:
+    from ovsdbapp.backend.ovs_idl import idlutils
+    from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_transaction
+    from ovsdbapp.schema.open_vswitch import impl_idl as ovs_impl_idl
+except ImportError:  # pragma: no cover - reported through ovsdb.HAS_OVSDBAPP
+    idlutils = ovsdbapp_transaction = ovs_impl_idl = None
+
+OVS_SCHEMA = 'Open_vSwitch'
+DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
+KUBE_OVN_MIRROR = 'm0'       # created and rewritten by kube-ovn-cni
+MAX_MIRRORS_PER_BRIDGE = 32
+SNAPLEN_RANGE = (14, 65535)
+# From the pod's point of view: OVS "src" ports are where packets enter the bridge, i.e.
+# what the pod sends (egress); "dst" ports are where the bridge outputs, what it receives.
+DIRECTION_COLUMNS = {
+    'egress': ('select_src_port',),
+    'ingress': ('select_dst_port',),
+    'both': ('select_src_port', 'select_dst_port'),
+}
+
+OVS_VIEWS = [
+    ('Open_vSwitch', ['next_cfg', 'cur_cfg']),
+    ('Bridge', ['name', 'mirrors', 'ports']),
+    ('Port', ['name', 'interfaces']),
+    ('Interface', ['name', 'type', 'external_ids', 'ofport']),
+    ('Mirror', ['name', 'select_all', 'select_src_port', 'select_dst_port', 'output_port',
+                'output_vlan', 'snaplen', 'statistics', 'external_ids']),
+]
+
+
+class NoWaitOvsdbIdl(ovs_impl_idl.OvsdbIdl if ovs_impl_idl else object):
+    """Commits without waiting for ovs-vswitchd to apply the change (ovs-vsctl --no-wait)."""
+
+    def create_transaction(self, check_error=False, log_errors=True, **kwargs):
+        return ovsdbapp_transaction.Transaction(
+            self, self.ovsdb_connection, self.ovsdb_connection.timeout, check_error,
+            log_errors)
+
+
+def open_ovs(module):
+    if not ovsdb.HAS_OVSDBAPP:
+        module.fail_json(msg=missing_required_lib('ovsdbapp'),
+                         exception=str(ovsdb.OVSDBAPP_IMPORT_ERROR))
+    params = module.params
+    api_class = ovs_impl_idl.OvsdbIdl if params['wait'] else NoWaitOvsdbIdl
+    views = [ovsdb.TableView(table, columns) for table, columns in OVS_VIEWS]
+    try:
+        return ovsdb.open_session(api_class, OVS_SCHEMA, params['ovs_connection'], views,
+                                  params['timeout'])
+    except (ValueError, ovsdb.OvsdbError) as exc:
+        module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
+
+
+def _row(api, table, name):
+    return idlutils.row_by_value(api.idl, table, 'name', name, default=None)
+
+
+def mirror_record(bridge, mirror):
+    output = mirror.output_port[0].name if mirror.output_port else None
+    return dict(
+        name=mirror.name,
+        bridge=bridge.name,
+        select_all=bool(mirror.select_all),
+        select_src_port=sorted(port.name for port in mirror.select_src_port),
+        select_dst_port=sorted(port.name for port in mirror.select_dst_port),
+        output_port=output,
+        output_vlan=mirror.output_vlan[0] if mirror.output_vlan else None,
+        snaplen=mirror.snaplen[0] if mirror.snaplen else None,
+        external_ids=dict(mirror.external_ids),
+    )
+
+
+def owner_of(mirror):
+    """Who else manages this mirror, or None."""
+    if mirror.name == KUBE_OVN_MIRROR:
+        return 'kube-ovn-cni (its mirror m0)'
+    if mirror.external_ids.get('ovn-owned') == 'true':
+        return 'ovn-controller (external_ids:ovn-owned=true)'
+    return None
+
+
+def check_params(params):
+    """Static checks that need no database; ValueError names the offending value."""
+    if not params['name'] or params['name'] != params['name'].strip():
+        raise ValueError('mirror name %r must be non-empty without surrounding spaces'
+                         % (params['name'],))
+    snaplen = params.get('snaplen')
+    if snaplen is not None and not SNAPLEN_RANGE[0] <= snaplen <= SNAPLEN_RANGE[1]:
+        raise ValueError('snaplen %r must be within %d..%d' % ((snaplen,) + SNAPLEN_RANGE))
+    vlan = params.get('output_vlan')
+    if vlan is not None and not 1 <= vlan <= 4095:
+        raise ValueError('output_vlan %r must be within 1..4095' % (vlan,))
+
+
+def selected_lsps(params):
+    return list(params.get('lsps') or []) + [
+        lsp_name(pod.get('name'), pod.get('namespace')) for pod in params.get('pods') or []]
+
+
+def _port_of_interface(bridge, iface_id):
+    for port in bridge.ports:
+        for iface in port.interfaces:
+            if iface.external_ids.get('iface-id') == iface_id:
+                return port
+    return None
+
+
+def plan_local_mirror(params):
+    """A planner (see ovsdb.run_planned) converging one OVS mirror on a bridge."""
+    name, state = params['name'], params['state']
+
+    def planner(api):
+        bridge = _row(api, 'Bridge', params['bridge'])
+        if bridge is None:
+            raise LookupError('bridge %r does not exist' % params['bridge'])
+        mirror = next((m for m in bridge.mirrors if m.name == name), None)
+        before = mirror_record(bridge, mirror) if mirror is not None else {}
+        if mirror is not None and owner_of(mirror) and not params['force']:
+            raise ValueError('mirror %r on %s belongs to %s; it rewrites that mirror itself. '
+                             'Set force=true to change it anyway.'
+                             % (name, bridge.name, owner_of(mirror)))
+        if state == 'absent':
+            if mirror is None:
+                return dict(changed=False, before=before, after={}, statistics={}), []
+
+            def drop(txn):
+                bridge.delvalue('mirrors', mirror)
+            return (dict(changed=True, before=before, after={}, statistics={}),
+                    [ovsdb.CallbackCommand(api, drop)])
+
+        ports_by_name = dict((port.name, port) for port in bridge.ports)
+        missing, selected = [], []
+        for port_name in params.get('ports') or []:
+            if port_name in ports_by_name:
+                selected.append(ports_by_name[port_name])
+            else:
+                missing.append('port %r' % port_name)
+        for iface_id in selected_lsps(params):
+            port = _port_of_interface(bridge, iface_id)
+            if port is None:
+                missing.append('interface with external_ids:iface-id=%s' % iface_id)
+            else:
+                selected.append(port)
+
+        output_port, create_output = None, None
+        if params.get('output_vlan') is None:
+            output_name = params['output_port']
+            output_port = ports_by_name.get(output_name)
+            if output_port is None:
+                if params['create_output']:
+                    create_output = output_name
+                else:
+                    missing.append('output port %r (set create_output=true to create it)'
+                                   % output_name)
+        if missing:
+            raise LookupError('nothing was changed because these are not on bridge %s: %s'
+                              % (bridge.name, ', '.join(missing)))
+        if mirror is None and len(bridge.mirrors) >= MAX_MIRRORS_PER_BRIDGE:
+            raise ValueError('bridge %s already has %d mirrors, the most OVS allows'
+                             % (bridge.name, MAX_MIRRORS_PER_BRIDGE))
+
+        select_all = bool(params['select_all'])
+        selected_names = sorted(set(port.name for port in selected))
+        columns = DIRECTION_COLUMNS[params['direction']]
+        after = dict(
+            name=name, bridge=bridge.name, select_all=select_all,
+            select_src_port=[] if select_all or 'select_src_port' not in columns
+            else selected_names,
+            select_dst_port=[] if select_all or 'select_dst_port' not in columns
+            else selected_names,
+            output_port=params['output_port'] if params.get('output_vlan') is None else None,
+            output_vlan=params.get('output_vlan'),
+            snaplen=params.get('snaplen'),
+            external_ids=dict((str(k), str(v)) for k, v in (params.get('external_ids') or {}).items())
+            if params.get('external_ids') is not None else (before.get('external_ids') or {}),
+        )
+        changed = after != before
+        statistics = dict(mirror.statistics) if mirror is not None else {}
+        if not changed:
+            return dict(changed=False, before=before, after=after, statistics=statistics), []
+
+        by_name = dict((port.name, port) for port in selected)
+
+        def apply(txn):
+            out = output_port
+            if create_output is not None:
+                out = txn.insert(api.tables['Port'])
+                out.name = create_output
+                iface = txn.insert(api.tables['Interface'])
+                iface.name = create_output
+                # An existing NIC is bridged in (as kube-ovn-cni does with a physical one);
+                # otherwise OVS makes an internal port of that name.
+                iface.type = '' if os.path.exists('/sys/class/net/%s' % create_output) \
+                    else 'internal'
+                out.interfaces = [iface]
+                bridge.addvalue('ports', out)
+            row = mirror
+            if row is None:
+                row = txn.insert(api.tables['Mirror'])
+                row.name = name
+                bridge.addvalue('mirrors', row)
+            row.select_all = select_all
+            row.select_src_port = [by_name[n] for n in after['select_src_port']]
+            row.select_dst_port = [by_name[n] for n in after['select_dst_port']]
+            row.output_port = [out] if out is not None else []
+            row.output_vlan = [after['output_vlan']] if after['output_vlan'] else []
+            row.snaplen = [after['snaplen']] if after['snaplen'] else []
+            row.external_ids = after['external_ids']
+
+        return (dict(changed=True, before=before, after=after, statistics=statistics),
+                [ovsdb.CallbackCommand(api, apply)])
+
+    return planner

@@ -1,0 +1,229 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovs_local_mirror
+short_description: Manage an Open vSwitch mirror on a node's bridge (local mirroring)
+version_added: 0.1.0
+description:
+  - Creates, updates in place or deletes an OVS C(Mirror) on a bridge (default C(br-int)) of the
+    node the task runs on, that is which ports' traffic is copied, and to which output port or VLAN.
+  - Ports are selected by OVS port name, by logical switch port (the interface's
+    C(external_ids:iface-id)) or as Kube-OVN pods (C(<name>.<namespace>)).
+  - Everything is written in one transaction, after checking that every selected port exists.
+  - For ad-hoc sessions. For persistent mirroring in Kube-OVN use the C(kubeovn.mirror.cni_mirror)
+    and C(kubeovn.mirror.pod_mirror) roles; kube-ovn-cni clears every mirror on br-int when it
+    starts with mirroring configured, including mirrors made by this module.
+  - Never fights its owners. The mirror C(m0) belongs to kube-ovn-cni, and mirrors with
+    C(external_ids:ovn-owned=true) belong to ovn-controller; both rewrite them. The module
+    refuses to change or delete them unless O(force=true).
+author:
+  - kubeovn.mirror developers (@kubeovn)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  platform:
+    platforms: posix
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description: Mirror name (unique on the bridge).
+    type: str
+    required: true
+  bridge:
+    description: Bridge holding the mirror.
+    type: str
+    default: br-int
+  output_port:
+    description:
+      - Port that receives the copies. Ignored when O(output_vlan) is set.
+    type: str
+    default: mirror0
+  create_output:
+    description:
+      - When O(output_port) is not on the bridge, add it in the same transaction. An existing
+        network interface of that name is bridged in, as kube-ovn-cni does with a physical NIC;
+        otherwise an OVS internal port of that name is created.
+    type: bool
+    default: false
+  output_vlan:
+    description: Send the copies to this VLAN (1 to 4095) instead of a port.
+    type: int
+  select_all:
+    description: Mirror every packet on the bridge (ignores O(ports), O(lsps), O(pods)).
+    type: bool
+    default: false
+  ports:
+    description: OVS port names to mirror.
+    type: list
+    elements: str
+    default: []
+  lsps:
+    description: Logical switch port names; the ports whose interface has that C(external_ids:iface-id).
+    type: list
+    elements: str
+    default: []
+  pods:
+    description: Pods to mirror (their primary NIC, LSP C(<name>.<namespace>)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Pod name.
+        type: str
+        required: true
+      namespace:
+        description: Pod namespace.
+        type: str
+        default: default
+  direction:
+    description:
+      - Seen from the pod. C(egress) is what it sends (OVS C(select_src_port)), C(ingress) what
+        it receives (C(select_dst_port)), C(both) both.
+    type: str
+    choices: [both, ingress, egress]
+    default: both
+  snaplen:
+    description: Truncate each copied packet to this many bytes (14 to 65535), to keep mirroring cheap.
+    type: int
+  external_ids:
+    description: The mirror's external_ids; when given it replaces the whole map.
+    type: dict
+  force:
+    description: Allow changing or deleting mirrors owned by kube-ovn-cni (C(m0)) or ovn-controller.
+    type: bool
+    default: false
+  state:
+    description: C(present) or C(absent).
+    type: str
+    choices: [present, absent]
+    default: present
+  ovs_connection:
+    description: The node's Open_vSwitch database, in OVSDB remote syntax.
+    type: str
+    default: unix:/run/openvswitch/db.sock
+  wait:
+    description:
+      - Wait until ovs-vswitchd has applied the change (as C(ovs-vsctl) does); C(false) is
+        C(ovs-vsctl --no-wait).
+    type: bool
+    default: true
+  timeout:
+    description: Seconds for connecting and, separately, for the transaction.
+    type: float
+    default: 30
+requirements:
+  - ovsdbapp >= 2.18 (Python, on the node)
+seealso:
+  - module: kubeovn.mirror.ovn_mirror
+'''
+
+EXAMPLES = r'''
+- name: Copy what pod web-0 sends and receives to mirror0 (created as an internal port)
+  kubeovn.mirror.ovs_local_mirror:
+    name: debug-web-0
+    pods:
+      - {name: web-0, namespace: shop}
+    create_output: true
+
+- name: Only the first 128 bytes of everything, to keep it cheap
+  kubeovn.mirror.ovs_local_mirror:
+    name: everything
+    select_all: true
+    snaplen: 128
+
+- name: End the session
+  kubeovn.mirror.ovs_local_mirror:
+    name: debug-web-0
+    state: absent
+'''
+
+RETURN = r'''
+mirror:
+  description: The mirror after the task (as it would be, in check mode); empty when absent.
+  returned: always
+  type: dict
+  sample:
+    name: debug-web-0
+    bridge: br-int
+    select_all: false
+    select_src_port: [1a2b3c4d5e6f_h]
+    select_dst_port: [1a2b3c4d5e6f_h]
+    output_port: mirror0
+    output_vlan: null
+    snaplen: null
+    external_ids: {}
+statistics:
+  description: The mirror's counters (C(tx_packets), C(tx_bytes)) as ovs-vswitchd last reported them.
+  returned: when the mirror existed before the task
+  type: dict
+  sample: {tx_packets: 42, tx_bytes: 4116}
+diff:
+  description: The mirror before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs, ovsdb
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            bridge=dict(type='str', default='br-int'),
+            output_port=dict(type='str', default='mirror0'),
+            create_output=dict(type='bool', default=False),
+            output_vlan=dict(type='int'),
+            select_all=dict(type='bool', default=False),
+            ports=dict(type='list', elements='str', default=[]),
+            lsps=dict(type='list', elements='str', default=[]),
+            pods=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                namespace=dict(type='str', default='default'))),
+            direction=dict(type='str', choices=list(ovs.DIRECTION_COLUMNS), default='both'),
+            snaplen=dict(type='int'),
+            external_ids=dict(type='dict'),
+            force=dict(type='bool', default=False),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            ovs_connection=dict(type='str', default=ovs.DEFAULT_OVS_CONNECTION),
+            wait=dict(type='bool', default=True),
+            timeout=dict(type='float', default=30),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        ovs.check_params(module.params)
+        ovs.selected_lsps(module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    session = ovs.open_ovs(module)
+    with session:
+        try:
+            outcome = ovsdb.run_planned(session.api, ovs.plan_local_mirror(module.params),
+                                        check_mode=module.check_mode)
+        except (ValueError, LookupError, ovsdb.OvsdbError) as exc:
+            module.fail_json(msg=str(exc))
+    result = dict(changed=outcome['changed'], mirror=outcome['after'])
+    if outcome['statistics']:
+        result['statistics'] = outcome['statistics']
+    if module._diff:
+        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

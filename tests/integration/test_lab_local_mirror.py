@@ -1,0 +1,85 @@
+"""Local mirroring in the lab: ovs_local_mirror against the real ovs-vswitchd (userspace
+datapath); copies read with tcpdump on the mirror's output tap."""
+
+import struct
+
+import pytest
+
+from tests.support.ansible import run_module
+from tests.support.daemons import wait_until
+from tests.support.lab import MIRROR_TAP, PODS, Lab
+
+WEB0, WEB1, DB0 = (PODS[pod][2] for pod in ('web-0', 'web-1', 'db-0'))
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def mirror(lab, workdir, **args):
+    args.setdefault('name', 'local1')
+    args.update(ovs_connection=lab.ovs_db, output_port=MIRROR_TAP, create_output=True)
+    result = run_module('ovs_local_mirror', args, workdir)
+    assert not result.get('failed'), result
+    lab.prepare_tap()
+    lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
+    return result
+
+
+def traffic(lab):
+    lab.ping('web-0', WEB1, count=2)
+    lab.ping('web-1', DB0, count=2)
+
+
+def frame_lengths(pcap):
+    """(captured, original) lengths of every frame in a pcap file."""
+    with open(pcap, 'rb') as handle:
+        data = handle.read()
+    offset, lengths = 24, []
+    while offset + 16 <= len(data):
+        caplen, origlen = struct.unpack('<II', data[offset + 8:offset + 16])
+        lengths.append((caplen, origlen))
+        offset += 16 + caplen
+    return lengths
+
+
+def test_one_pod_then_all_then_truncated_with_growing_statistics(lab, tmp_path):
+    result = mirror(lab, tmp_path, pods=[{'name': 'web-0', 'namespace': 'default'}])
+    assert result['changed'] is True
+    lines, dummy = lab.capture_host(MIRROR_TAP, lambda: traffic(lab))
+    assert [l for l in lines if '%s > %s: ICMP echo request' % (WEB0, WEB1) in l], lines
+    assert [l for l in lines if '%s > %s: ICMP echo reply' % (WEB1, WEB0) in l], lines
+    assert not [l for l in lines if DB0 in l], 'only web-0 is mirrored: %s' % lines
+
+    assert mirror(lab, tmp_path, pods=[{'name': 'web-0', 'namespace': 'default'}])[
+        'changed'] is False
+
+    mirror(lab, tmp_path, select_all=True)
+    lines, dummy = lab.capture_host(MIRROR_TAP, lambda: traffic(lab))
+    assert [l for l in lines if '%s > %s: ICMP echo request' % (WEB1, DB0) in l], lines
+    assert [l for l in lines if '%s > %s: ICMP echo request' % (WEB0, WEB1) in l], lines
+
+    mirror(lab, tmp_path, select_all=True, snaplen=60)
+    dummy, pcap = lab.capture_host(MIRROR_TAP, lambda: traffic(lab))
+    lengths = frame_lengths(pcap)
+    assert lengths and all(orig <= 60 for dummy_cap, orig in lengths), lengths
+
+    def counted():
+        out = lab.vsctl('--bare', '--columns=statistics', 'find', 'Mirror', 'name=local1')
+        return 'tx_packets=' in out and int(out.split('tx_packets=')[1].split()[0]) > 0
+    traffic(lab)
+    wait_until(counted, 10, 'mirror statistics counting', interval=0.5)
+    first = mirror(lab, tmp_path, select_all=True, snaplen=60)['statistics']['tx_packets']
+    traffic(lab)
+    wait_until(lambda: mirror(lab, tmp_path, select_all=True, snaplen=60)[
+        'statistics']['tx_packets'] > first, 12, 'statistics growing', interval=1)
+
+    gone = run_module('ovs_local_mirror', {'name': 'local1', 'state': 'absent',
+                                           'ovs_connection': lab.ovs_db}, tmp_path)
+    assert gone['changed'] is True
+    assert lab.vsctl('--bare', '--columns=name', 'find', 'Mirror', 'name=local1') == ''

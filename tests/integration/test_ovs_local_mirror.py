@@ -1,0 +1,139 @@
+"""ovs_local_mirror against a real ovsdb-server on the Open_vSwitch schema, read back with
+ovs-vsctl. No ovs-vswitchd runs here (so `wait: false`, like ovs-vsctl --no-wait); packets
+through a real datapath are the lab's business."""
+
+import subprocess
+
+import pytest
+
+from tests.support.ansible import run_module
+from tests.support.daemons import VSWITCH_SCHEMA, OvsdbServer
+
+
+class Ovs:
+    def __init__(self, server, workdir):
+        self.server, self.workdir = server, workdir
+
+    def vsctl(self, *args):
+        return subprocess.run(['ovs-vsctl', '--db=' + self.server.unix, '--no-wait']
+                              + list(args), check=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+
+    def get(self, mirror, column):
+        return self.vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
+                          'name=%s' % mirror)
+
+    def port_names(self, mirror, column):
+        uuids = self.get(mirror, column).split()
+        return sorted(self.vsctl('get', 'Port', uuid, 'name').strip('"') for uuid in uuids)
+
+    def dump(self):
+        return subprocess.run(['ovsdb-client', 'dump', self.server.unix, 'Open_vSwitch'],
+                              check=True, capture_output=True, text=True).stdout
+
+    def run(self, args, **options):
+        args = dict(args, ovs_connection=self.server.unix, wait=False)
+        return run_module('ovs_local_mirror', args, self.workdir, **options)
+
+
+@pytest.fixture
+def ovs(tmp_path):
+    with OvsdbServer(tmp_path, schema=VSWITCH_SCHEMA, name='conf') as server:
+        node = Ovs(server, tmp_path)
+        node.vsctl('init')
+        node.vsctl('add-br', 'br-int')
+        for port, lsp in (('web0_h', 'web-0.shop'), ('web1_h', 'web-1.shop')):
+            node.vsctl('add-port', 'br-int', port, '--', 'set', 'Interface', port,
+                       'external_ids:iface-id=%s' % lsp)
+        node.vsctl('add-port', 'br-int', 'mirror0', '--', 'set', 'Interface', 'mirror0',
+                   'type=internal')
+        yield node
+
+
+def test_create_by_pod_noop_update_delete(ovs):
+    args = dict(name='dbg', pods=[{'name': 'web-0', 'namespace': 'shop'}])
+    created = ovs.run(args, diff=True)
+    assert created['changed'] is True, created
+    assert ovs.port_names('dbg', 'select_src_port') == ['web0_h']
+    assert ovs.port_names('dbg', 'select_dst_port') == ['web0_h']
+    output = ovs.get('dbg', 'output_port')
+    assert ovs.vsctl('get', 'Port', output, 'name').strip('"') == 'mirror0'
+    assert ovs.vsctl('get', 'Bridge', 'br-int', 'mirrors') != '[]'
+    assert created['diff']['before'] == {} and created['diff']['after']['select_src_port'] == [
+        'web0_h']
+
+    before = ovs.dump()
+    again = ovs.run(args)
+    assert again['changed'] is False and ovs.dump() == before
+
+    egress = ovs.run(dict(args, direction='egress', lsps=['web-1.shop'], snaplen=128))
+    assert egress['changed'] is True
+    assert ovs.port_names('dbg', 'select_src_port') == ['web0_h', 'web1_h']
+    assert ovs.port_names('dbg', 'select_dst_port') == []
+    assert ovs.get('dbg', 'snaplen') == '128'
+
+    gone = ovs.run(dict(name='dbg', state='absent'))
+    assert gone['changed'] is True and ovs.get('dbg', 'name') == ''
+    assert ovs.vsctl('get', 'Bridge', 'br-int', 'mirrors') == '[]'
+    assert ovs.run(dict(name='dbg', state='absent'))['changed'] is False
+
+
+def test_select_all_output_vlan_and_created_output(ovs):
+    everything = ovs.run(dict(name='all', select_all=True, output_vlan=100))
+    assert everything['changed'] is True, everything
+    assert ovs.get('all', 'select_all') == 'true' and ovs.get('all', 'output_vlan') == '100'
+    assert ovs.get('all', 'output_port') == ''
+
+    created = ovs.run(dict(name='tap', ports=['web1_h'], output_port='kmtap9',
+                           create_output=True))
+    assert created['changed'] is True, created
+    assert ovs.vsctl('get', 'Interface', 'kmtap9', 'type') == 'internal'
+    assert 'kmtap9' in ovs.vsctl('list-ports', 'br-int').split()
+
+
+@pytest.mark.parametrize('args', [
+    dict(name='dbg', ports=['web0_h']),
+    dict(name='existing', ports=['web1_h']),
+    dict(name='existing', state='absent'),
+], ids=['create', 'update', 'delete'])
+def test_check_mode_writes_nothing(ovs, args):
+    ovs.run(dict(name='existing', ports=['web0_h']))
+    before = ovs.dump()
+    result = ovs.run(args, check=True)
+    assert result['changed'] is True, result
+    assert ovs.dump() == before
+
+
+@pytest.mark.parametrize('name,external_ids,owner', [
+    ('m0', {}, 'kube-ovn-cni'),
+    ('mirror1', {'ovn-owned': 'true'}, 'ovn-controller'),
+])
+def test_mirrors_of_kube_ovn_cni_and_ovn_controller_are_refused_unless_forced(
+        ovs, name, external_ids, owner):
+    ids = ['external_ids:%s=%s' % item for item in external_ids.items()]
+    ovs.vsctl('--', '--id=@m', 'create', 'Mirror', 'name=%s' % name, 'select_all=true', *ids,
+              '--', 'add', 'Bridge', 'br-int', 'mirrors', '@m')
+    before = ovs.dump()
+    refused = ovs.run(dict(name=name, ports=['web0_h']))
+    assert refused.get('failed') and owner in refused['msg'] and 'force' in refused['msg']
+    assert ovs.dump() == before
+    forced = ovs.run(dict(name=name, state='absent', force=True))
+    assert forced['changed'] is True and ovs.get(name, 'name') == ''
+
+
+@pytest.mark.parametrize('args,fragment', [
+    (dict(name='x', ports=['nope', 'web0_h'], lsps=['ghost.shop']), "'nope'"),
+    (dict(name='x', ports=['web0_h'], output_port='absent0'), "'absent0'"),
+    (dict(name='x', select_all=True, bridge='br-nope'), "'br-nope'"),
+    (dict(name='x', select_all=True, snaplen=10), '10'),
+    (dict(name='x', select_all=True, output_vlan=4096), '4096'),
+    (dict(name='', select_all=True), "''"),
+    (dict(name='x', select_all=True, direction='sideways'), 'sideways'),
+], ids=['missing-ports', 'missing-output', 'missing-bridge', 'snaplen', 'vlan', 'empty-name',
+        'direction'])
+def test_bad_input_fails_naming_the_value_and_writes_nothing(ovs, args, fragment):
+    before = ovs.dump()
+    result = ovs.run(args)
+    assert result.get('failed') is True, result
+    assert fragment in result['msg'], result['msg']
+    assert ovs.dump() == before

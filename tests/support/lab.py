@@ -1,0 +1,260 @@
+"""A one-machine OVN lab: real OVS (userspace datapath) and OVN daemons, pods as network
+namespaces on br-int, an underlay bridge and a receiver namespace at the mirror sink.
+
+Everything lives under one run directory; every daemon is started and stopped by its pid;
+addresses exist only on the namespaces and bridges made here (172.31.0.0/24 underlay,
+10.66.0.0/24 pods). `Lab.down()` also cleans up what a crashed earlier run left behind.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from tests.support.daemons import (NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, stop_processes,
+                                   wait_until)
+
+PREFIX = 'kml'                      # every netns / link name made here starts with this
+UNDERLAY_IP, SINK_IP = '172.31.0.1', '172.31.0.21'
+SINK_MAC = '02:00:00:31:00:21'
+PODS = {                            # name -> (LSP, MAC, IP)
+    'web-0': ('web-0.default', '02:00:00:66:00:10', '10.66.0.10'),
+    'web-1': ('web-1.default', '02:00:00:66:00:11', '10.66.0.11'),
+    'db-0': ('db-0.default', '02:00:00:66:00:20', '10.66.0.20'),
+}
+MIRROR_TAP = PREFIX + 'mirror0'     # local mirror output: an OVS internal port (a tap here)
+
+
+def run(*cmd, check=True, env=None, timeout=30):
+    return subprocess.run(list(cmd), check=check, capture_output=True, text=True, env=env,
+                          timeout=timeout).stdout.strip()
+
+
+class Lab:
+    def __init__(self, rundir):
+        self.rundir = os.path.abspath(str(rundir))
+        self.procs = {}
+        self.env = dict(os.environ, OVS_RUNDIR=self.rundir, OVS_LOGDIR=self.rundir,
+                        OVS_DBDIR=self.rundir, OVN_RUNDIR=self.rundir, OVN_LOGDIR=self.rundir,
+                        OVN_DBDIR=self.rundir)
+
+    # ---- paths and clients ------------------------------------------------------------
+    def path(self, name):
+        return os.path.join(self.rundir, name)
+
+    @property
+    def ovs_db(self):
+        return 'unix:' + self.path('db.sock')
+
+    @property
+    def nb(self):
+        return 'unix:' + self.path('ovnnb_db.sock')
+
+    @property
+    def sb(self):
+        return 'unix:' + self.path('ovnsb_db.sock')
+
+    def vsctl(self, *args):
+        return run('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=20', *args, env=self.env)
+
+    def nbctl(self, *args):
+        return run('ovn-nbctl', '--db=' + self.nb, '--timeout=20', *args, env=self.env)
+
+    def appctl(self, target, *args):
+        return run('ovs-appctl', '-t', self.path(target), *args, env=self.env)
+
+    def netns(self, name, *cmd, **kwargs):
+        return run('ip', 'netns', 'exec', PREFIX + '-' + name, *cmd, **kwargs)
+
+    # ---- start ------------------------------------------------------------------------
+    def _daemon(self, name, cmd, ready):
+        log = open(self.path(name + '.out'), 'w')
+        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                            env=self.env)
+        wait_until(lambda: ready() or self.procs[name].poll() is not None, 20, name)
+        if self.procs[name].poll() is not None:
+            raise RuntimeError('%s exited; see %s' % (name, self.path(name + '.log')))
+
+    def _ovsdb(self, name, schema, sock):
+        db = self.path(name + '.db')
+        run('ovsdb-tool', 'create', db, schema)
+        self._daemon(name, ['ovsdb-server', db, '--remote=punix:' + self.path(sock),
+                            '--unixctl=' + self.path(name + '.ctl'),
+                            '--pidfile=' + self.path(name + '.pid'),
+                            '--log-file=' + self.path(name + '.log')],
+                     lambda: os.path.exists(self.path(sock)))
+
+    def up(self):
+        started = time.monotonic()
+        self.down()
+        os.makedirs(self.rundir, exist_ok=True)
+        self._ovsdb('ovsdb-server', VSWITCH_SCHEMA, 'db.sock')
+        self.vsctl('--no-wait', 'init')
+        self._daemon('ovs-vswitchd', [
+            'ovs-vswitchd', self.ovs_db, '--unixctl=' + self.path('ovs-vswitchd.ctl'),
+            '--pidfile=' + self.path('ovs-vswitchd.pid'),
+            '--log-file=' + self.path('ovs-vswitchd.log')],
+            lambda: os.path.exists(self.path('ovs-vswitchd.ctl')))
+        self._ovsdb('nb', NB_SCHEMA, 'ovnnb_db.sock')
+        self._ovsdb('sb', SB_SCHEMA, 'ovnsb_db.sock')
+        self._daemon('ovn-northd', [
+            'ovn-northd', '--ovnnb-db=' + self.nb, '--ovnsb-db=' + self.sb,
+            '--unixctl=' + self.path('ovn-northd.ctl'), '--pidfile=' + self.path('ovn-northd.pid'),
+            '--log-file=' + self.path('ovn-northd.log')],
+            lambda: os.path.exists(self.path('ovn-northd.ctl')))
+
+        # Underlay: a netdev bridge whose own tap holds the tunnel source address (OVS learns
+        # the route from it), and a veth to the receiver namespace at the sink address.
+        self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev')
+        run('ip', 'addr', 'add', UNDERLAY_IP + '/24', 'dev', 'br-phy')
+        run('ip', 'link', 'set', 'br-phy', 'up')
+        self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
+
+        self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
+                   'fail-mode=secure')
+        # Mirror statistics every second instead of every 5 s, so tests see them move.
+        self.vsctl('set', 'Open_vSwitch', '.', 'other_config:stats-update-interval=1000')
+        self.vsctl('set', 'Open_vSwitch', '.', 'external_ids:system-id=lab-chassis',
+                   'external_ids:ovn-remote=' + self.sb, 'external_ids:ovn-encap-type=geneve',
+                   'external_ids:ovn-encap-ip=' + UNDERLAY_IP,
+                   'external_ids:ovn-bridge-datapath-type=netdev')
+        self._daemon('ovn-controller', [
+            'ovn-controller', self.ovs_db, '--pidfile=' + self.path('ovn-controller.pid'),
+            '--log-file=' + self.path('ovn-controller.log')],
+            lambda: os.path.exists(self.path('ovn-controller.pid')))
+
+        self.nbctl('ls-add', 'ovn-default')
+        for pod, (lsp, mac, ip) in PODS.items():
+            self.nbctl('lsp-add', 'ovn-default', lsp, '--', 'lsp-set-addresses', lsp,
+                       '%s %s' % (mac, ip))
+            port = self._namespace(pod, 'br-int', mac, ip + '/24')
+            self.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
+        # Preload the sink's MAC so the first mirrored packets are not dropped on an ARP miss.
+        wait_until(lambda: 'lab-chassis' in run('ovn-sbctl', '--db=' + self.sb, 'list',
+                                                'Chassis', env=self.env), 20, 'chassis up')
+        self.appctl('ovs-vswitchd.ctl', 'tnl/arp/set', 'br-phy', SINK_IP, SINK_MAC)
+        wait_until(self._pods_bound, 30, 'pods bound by ovn-controller', interval=0.2)
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def _pods_bound(self):
+        """Every pod's LSP is bound to our chassis in the SB."""
+        for lsp, dummy_mac, dummy_ip in PODS.values():
+            chassis = run('ovn-sbctl', '--db=' + self.sb, '--bare', '--columns=chassis', 'find',
+                          'Port_Binding', 'logical_port=' + lsp, env=self.env)
+            if not chassis:
+                return False
+        return True
+
+    def _namespace(self, name, bridge, mac, cidr):
+        netns, host_end = PREFIX + '-' + name, PREFIX + name.replace('-', '')[:8] + 'h'
+        run('ip', 'netns', 'add', netns)
+        run('ip', 'link', 'add', host_end, 'type', 'veth', 'peer', 'name', 'eth0',
+            'netns', netns)
+        run('ip', '-n', netns, 'link', 'set', 'eth0', 'address', mac)
+        run('ip', '-n', netns, 'addr', 'add', cidr, 'dev', 'eth0')
+        for args in (('-n', netns, 'link', 'set', 'eth0', 'up'),
+                     ('-n', netns, 'link', 'set', 'lo', 'up'),
+                     ('link', 'set', host_end, 'up')):
+            run('ip', *args)
+        self.vsctl('add-port', bridge, host_end)
+        return host_end
+
+    # ---- stop -------------------------------------------------------------------------
+    def down(self):
+        """Stop every daemon by pid (ours, or a crashed run's pidfiles) and remove the
+        namespaces and links; safe to call any time."""
+        if os.path.exists(self.path('ovs-vswitchd.ctl')):
+            for bridge in ('br-int', 'br-phy'):
+                run('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=5', '--if-exists', 'del-br',
+                    bridge, check=False, env=self.env)
+        stop_processes(list(self.procs.values()))
+        self.procs = {}
+        leftover = []
+        if os.path.isdir(self.rundir):
+            for name in os.listdir(self.rundir):
+                if name.endswith('.pid'):
+                    try:
+                        with open(self.path(name)) as handle:
+                            leftover.append(int(handle.read().strip()))
+                    except (OSError, ValueError):
+                        pass
+        for pid in leftover:  # a crashed earlier run's daemons
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 10
+        while any(os.path.exists('/proc/%d' % pid) for pid in leftover) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        for netns in run('ip', 'netns', 'list', check=False).splitlines():
+            if netns.split()[0].startswith(PREFIX + '-'):
+                run('ip', 'netns', 'del', netns.split()[0], check=False)
+        for link in json.loads(run('ip', '-j', 'link', 'show', check=False) or '[]'):
+            if link['ifname'].startswith(PREFIX):
+                run('ip', 'link', 'del', link['ifname'], check=False)
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    # ---- traffic ----------------------------------------------------------------------
+    def capture(self, netns, action, bpf='ip proto 47', seconds=4, count=50):
+        """Packets seen on `netns`'s eth0 while `action()` runs: (tcpdump lines, pcap path).
+        Bounded by `seconds` and `count`."""
+        pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
+        proc = subprocess.Popen(['ip', 'netns', 'exec', PREFIX + '-' + netns, 'timeout',
+                                 str(seconds), 'tcpdump', '-U', '-n', '-i', 'eth0', '-c',
+                                 str(count), '-w', pcap, bpf],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5, 'tcpdump ready')
+        action()
+        proc.wait(seconds + 5)
+        lines = run('tcpdump', '-n', '-r', pcap, check=False).splitlines()
+        return lines, pcap
+
+    def prepare_tap(self, name=MIRROR_TAP):
+        """An OVS internal port used as mirror output must be up and must not send IPv6
+        (vswitchd drops packets received on a port reserved for mirroring)."""
+        run('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name)
+        run('ip', 'link', 'set', name, 'up')
+
+    def capture_host(self, interface, action, bpf='icmp', seconds=4, count=50):
+        """Like capture(), on an interface of the host (a lab tap such as the mirror port)."""
+        pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
+        proc = subprocess.Popen(['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i',
+                                 interface, '-c', str(count), '-w', pcap, bpf],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5, 'tcpdump ready')
+        action()
+        proc.wait(seconds + 5)
+        lines = run('tcpdump', '-n', '-r', pcap, check=False).splitlines()
+        return lines, pcap
+
+    def ping(self, source, target_ip, count=3):
+        """A bounded ping between two lab pods."""
+        return self.netns(source, 'ping', '-c', str(count), '-i', '0.2', '-W', '1', target_ip,
+                          check=False)
+
+
+def main(argv=None):
+    """`python -m tests.support.lab up|down [RUNDIR]` (make lab-up / make lab-down)."""
+    import argparse
+    parser = argparse.ArgumentParser(description='the one-machine OVN mirroring lab')
+    parser.add_argument('action', choices=['up', 'down'])
+    parser.add_argument('rundir', nargs='?', default='build/lab')
+    options = parser.parse_args(argv)
+    lab = Lab(options.rundir)
+    if options.action == 'down':
+        lab.down()
+        print('lab down: daemons stopped, namespaces and links removed')
+        return
+    lab.up()
+    print('lab up in %.1f s, run directory %s' % (lab.start_seconds, lab.rundir))
+    print('  NB: %s   OVS: %s' % (lab.nb, lab.ovs_db))
+    for pod, (lsp, mac, ip) in PODS.items():
+        print('  pod %-6s netns %s-%s  LSP %s  %s' % (pod, PREFIX, pod, lsp, ip))
+    print('  receiver  netns %s-rx  sink %s' % (PREFIX, SINK_IP))
+
+
+if __name__ == '__main__':
+    main()

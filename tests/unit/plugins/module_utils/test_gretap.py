@@ -1,0 +1,43 @@
+"""Reading iproute2's JSON and planning ip commands (no kernel needed)."""
+
+import json
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap
+
+SHOW = json.dumps([{
+    'ifname': 'mirror1', 'flags': ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], 'mtu': 1462,
+    'linkinfo': {'info_kind': 'gretap', 'info_data': {
+        'remote': 'any', 'local': '172.19.0.21', 'link': 'net1', 'ikey': '0.0.0.99',
+        'okey': '0.0.0.99'}}}])
+
+
+def params(**overrides):
+    base = dict(name='mirror1', type='gretap', local='172.19.0.21', remote=None, key=99,
+                erspan_index=None, erspan_version=1, dev='net1', mtu=None, up=True)
+    base.update(overrides)
+    return base
+
+
+def test_dotted_keys_and_any_remote_are_read():
+    record = gretap.parse_link(SHOW, 'mirror1')
+    assert record == dict(name='mirror1', type='gretap', local='172.19.0.21', remote=None,
+                          dev='net1', key=99, mtu=1462, up=True)
+
+
+def test_same_parameters_need_no_replace_other_key_does():
+    current = gretap.parse_link(SHOW, 'mirror1')
+    assert not gretap.needs_replace(current, gretap.desired_link(params()))
+    assert gretap.needs_replace(current, gretap.desired_link(params(key=100)))
+    assert gretap.needs_replace(current, gretap.desired_link(params(local='172.19.0.22')))
+
+
+def test_erspan_add_command_defaults_the_key_to_the_index():
+    cmd = gretap.add_command(params(type='erspan', key=None, erspan_index=7))
+    assert cmd[:5] == ['link', 'add', 'mirror1', 'type', 'erspan']
+    assert cmd[-7:] == ['key', '7', 'seq', 'erspan_ver', '1', 'erspan', '7']
+
+
+def test_unsupported_message_says_what_the_kernel_lacks():
+    message = gretap.unsupported_message('gretap', 'Error: Unknown device type.\n')
+    assert 'ip_gre' in message and 'Unknown device type' in message
+    assert gretap.unsupported_message('gretap', 'RTNETLINK answers: File exists') is None
