@@ -361,11 +361,3 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
         return outcome, commands
 
     return planner
-
-
-def run_plan(module, session, planner):
-    """Commit a planner's change (nothing in check mode); fail the module on any error."""
-    try:
-        return ovsdb.run_planned(session.api, planner, check_mode=module.check_mode)
-    except (ValueError, LookupError, ovsdb.OvsdbError) as exc:
-        module.fail_json(msg=str(exc))

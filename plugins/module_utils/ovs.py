@@ -110,6 +110,12 @@ def check_params(params):
     vlan = params.get('output_vlan')
     if vlan is not None and not 1 <= vlan <= 4095:
         raise ValueError('output_vlan %r must be within 1..4095' % (vlan,))
+    # Pod names are checked here too (lsp_name raises ValueError on empty parts).
+    selection = list(params.get('ports') or []) + selected_lsps(params)
+    if params['state'] == 'present' and not params.get('select_all') and not selection:
+        raise ValueError('mirror %r selects nothing: give ports, lsps or pods, or '
+                         'select_all=true (OVS ignores a mirror that selects nothing)'
+                         % params['name'])
 
 
 def selected_lsps(params):
@@ -191,9 +197,11 @@ def plan_local_mirror(params):
             output_port=params['output_port'] if params.get('output_vlan') is None else None,
             output_vlan=params.get('output_vlan'),
             snaplen=params.get('snaplen'),
-            external_ids=dict((str(k), str(v)) for k, v in (params.get('external_ids') or {}).items())
-            if params.get('external_ids') is not None else (before.get('external_ids') or {}),
+            external_ids=before.get('external_ids') or {},
         )
+        if params.get('external_ids') is not None:
+            after['external_ids'] = dict((str(key), str(value))
+                                         for key, value in params['external_ids'].items())
         changed = after != before
         statistics = dict(mirror.statistics) if mirror is not None else {}
         if not changed:

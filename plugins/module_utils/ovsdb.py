@@ -242,6 +242,15 @@ if HAS_OVSDBAPP:
             self.result = outcome
 
 
+def run_module_plan(module, session, planner):
+    """Commit a planner's change for a module (nothing in check mode); fail the module with
+    the message on bad input, a missing object or a failed commit."""
+    try:
+        return run_planned(session.api, planner, check_mode=module.check_mode)
+    except (ValueError, LookupError, OvsdbError) as exc:
+        module.fail_json(msg=str(exc))
+
+
 def run_planned(api, planner, check_mode=False):
     """Run `planner(api) -> (outcome, [ovsdbapp commands])` as one transaction.
 

@@ -132,7 +132,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
 
 
 def main():
@@ -161,7 +161,7 @@ def main():
 
     session, dummy = ovn_nb.open_nb(module, lsp_names=names)
     with session:
-        outcome = ovn_nb.run_plan(module, session, ovn_nb.plan_lsp_attachments(
+        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_lsp_attachments(
             params['mirror'], names, params['state'], params['exclusive']))
     result = dict(changed=outcome['changed'], attached=outcome['attached'],
                   detached=outcome['detached'], ports=outcome['after']['ports'])

@@ -165,7 +165,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
 
 
 def main():
@@ -188,7 +188,7 @@ def main():
 
     session, support = ovn_nb.open_nb(module, mirror_names=[module.params['name']])
     with session:
-        outcome = ovn_nb.run_plan(module, session, ovn_nb.plan_mirror(module.params, support))
+        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_mirror(module.params, support))
     result = dict(changed=outcome['changed'], mirror=outcome['after'])
     if module._diff:
         result['diff'] = dict(before=outcome['before'], after=outcome['after'])

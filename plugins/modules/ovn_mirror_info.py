@@ -87,7 +87,7 @@ supports:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
 
 
 def main():
@@ -99,7 +99,7 @@ def main():
     session, support = ovn_nb.open_nb(
         module, mirror_names=[name] if name is not None else None)
     with session:
-        outcome = ovn_nb.run_plan(
+        outcome = ovsdb.run_module_plan(
             module, session, lambda api: (ovn_nb.read_mirrors(api, name), []))
     module.exit_json(changed=False, mirrors=outcome, supports=support.as_dict())
 

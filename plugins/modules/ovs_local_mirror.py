@@ -206,17 +206,12 @@ def main():
     )
     try:
         ovs.check_params(module.params)
-        ovs.selected_lsps(module.params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
     session = ovs.open_ovs(module)
     with session:
-        try:
-            outcome = ovsdb.run_planned(session.api, ovs.plan_local_mirror(module.params),
-                                        check_mode=module.check_mode)
-        except (ValueError, LookupError, ovsdb.OvsdbError) as exc:
-            module.fail_json(msg=str(exc))
+        outcome = ovsdb.run_module_plan(module, session, ovs.plan_local_mirror(module.params))
     result = dict(changed=outcome['changed'], mirror=outcome['after'])
     if outcome['statistics']:
         result['statistics'] = outcome['statistics']

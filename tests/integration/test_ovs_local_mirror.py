@@ -129,8 +129,10 @@ def test_mirrors_of_kube_ovn_cni_and_ovn_controller_are_refused_unless_forced(
     (dict(name='x', select_all=True, output_vlan=4096), '4096'),
     (dict(name='', select_all=True), "''"),
     (dict(name='x', select_all=True, direction='sideways'), 'sideways'),
+    (dict(name='x'), 'selects nothing'),
+    (dict(name='x', pods=[{'name': 'web-0', 'namespace': ''}]), 'namespace'),
 ], ids=['missing-ports', 'missing-output', 'missing-bridge', 'snaplen', 'vlan', 'empty-name',
-        'direction'])
+        'direction', 'selects-nothing', 'empty-namespace'])
 def test_bad_input_fails_naming_the_value_and_writes_nothing(ovs, args, fragment):
     before = ovs.dump()
     result = ovs.run(args)

@@ -167,3 +167,16 @@ def test_ovn_module_finds_the_nb_with_only_a_kubeconfig(kube, rbac_bound, nb_on_
     with open(pki.client_key) as handle:
         key_line = handle.read().splitlines()[1]
     assert key_line not in text, 'TLS key material must never reach the output'
+
+
+def test_a_cluster_without_ovn_nb_endpoints_fails_clearly(kube, rbac_bound, tmp_path):
+    try:
+        kube.core.delete_namespaced_endpoints('ovn-nb', 'kube-system')
+    except Exception:  # noqa: BLE001 - absent already
+        pass
+    kubeconfig = user_kubeconfig(kube, tmp_path, 'operator-token')
+    results = run_playbook([{'name': 'info via discovery', 'ignore_errors': True,
+                             'kubeovn.mirror.ovn_mirror_info': {'kubeconfig': kubeconfig}}],
+                           tmp_path, env={'OVN_NB_DB': ''})
+    assert failed(results), results
+    assert 'no ready ovn-nb endpoint' in failed(results)[0]['msg'], messages(results)
