@@ -6,6 +6,7 @@ subresource, the attachment address annotation, ProviderNetwork/Subnet status).
 """
 
 import glob
+import shutil
 import os
 import tempfile
 import threading
@@ -376,3 +377,21 @@ def test_pod_mirror_missing_pod_and_empty_selection(kube, namespace, tmp_path):
     assert annotation(kube, namespace, 'web-0') is None
     empty = run_role(kube, 'pod_mirror', {'pod_mirror_namespace': namespace}, tmp_path)
     assert failed(empty)
+
+
+def test_mirror_receiver_link_step_goes_through_kubectl_exec(kube, namespace, tmp_path):
+    """With mirror_receiver_link set, the role runs gretap_receiver inside the receiver over
+    the kubernetes.core.kubectl connection. There is no kubelet here, so `kubectl exec` cannot
+    reach a container and Ansible reports that step unreachable: this shows the step is wired
+    and attempted, not that the link works (that needs a real node with ip_gre; the module
+    itself is tested in test_gretap_receiver.py)."""
+    if shutil.which('kubectl') is None:
+        pytest.skip('no kubectl on this machine')
+    provider = 'attachnet.%s.ovn' % namespace
+    kubelet = play_kubelet_and_kube_ovn(kube, namespace, 'receiver', provider, '172.19.0.21')
+    results = run_role(kube, 'mirror_receiver', receiver_vars(
+        namespace, mirror_receiver_link={'name': 'mirror1', 'key': 99}), tmp_path)
+    kubelet.join()
+    link_steps = [r for r in results if r.get('action') == 'kubeovn.mirror.gretap_receiver']
+    assert len(link_steps) == 1, results
+    assert link_steps[0].get('unreachable') is True, link_steps
