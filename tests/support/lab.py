@@ -199,12 +199,19 @@ class Lab:
 
     # ---- traffic ----------------------------------------------------------------------
     def capture(self, netns, action, bpf='ip proto 47', seconds=4, count=50):
-        """Packets seen on `netns`'s eth0 while `action()` runs: (tcpdump lines, pcap path).
-        Bounded by `seconds` and `count`."""
+        """Packets seen on `netns`'s eth0 while `action()` runs: (tcpdump lines, pcap path)."""
+        return self._capture(['ip', 'netns', 'exec', PREFIX + '-' + netns], 'eth0', action,
+                             bpf, seconds, count)
+
+    def capture_host(self, interface, action, bpf='icmp', seconds=4, count=50):
+        """Like capture(), on an interface of the host (a lab tap such as the mirror port)."""
+        return self._capture([], interface, action, bpf, seconds, count)
+
+    def _capture(self, prefix, interface, action, bpf, seconds, count):
+        """tcpdump bounded by `seconds` and `count`, started before `action()` runs."""
         pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
-        proc = subprocess.Popen(['ip', 'netns', 'exec', PREFIX + '-' + netns, 'timeout',
-                                 str(seconds), 'tcpdump', '-U', '-n', '-i', 'eth0', '-c',
-                                 str(count), '-w', pcap, bpf],
+        proc = subprocess.Popen(prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i',
+                                          interface, '-c', str(count), '-w', pcap, bpf],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5, 'tcpdump ready')
         action()
@@ -217,18 +224,6 @@ class Lab:
         (vswitchd drops packets received on a port reserved for mirroring)."""
         run('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name)
         run('ip', 'link', 'set', name, 'up')
-
-    def capture_host(self, interface, action, bpf='icmp', seconds=4, count=50):
-        """Like capture(), on an interface of the host (a lab tap such as the mirror port)."""
-        pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
-        proc = subprocess.Popen(['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i',
-                                 interface, '-c', str(count), '-w', pcap, bpf],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5, 'tcpdump ready')
-        action()
-        proc.wait(seconds + 5)
-        lines = run('tcpdump', '-n', '-r', pcap, check=False).splitlines()
-        return lines, pcap
 
     def ping(self, source, target_ip, count=3):
         """A bounded ping between two lab pods."""
