@@ -155,7 +155,7 @@ def open_nb(module, lsp_names=(), mirror_names=None):
         session = ovsdb.open_session(
             nb_impl_idl.OvnNbApiIdlImpl, NB_SCHEMA, settings['connection'], views,
             settings['timeout'], settings['ssl_key'], settings['ssl_cert'],
-            settings['ssl_ca_cert'])
+            settings['ssl_ca_cert'], check_schema=MirrorSupport)
         support = MirrorSupport(session.schema)
     except (ValueError, ovsdb.OvsdbError) as exc:
         module.fail_json(msg=str(exc), nb_connection=settings['connection'])

@@ -181,10 +181,12 @@ class OvsdbSession(object):
 
 
 def open_session(api_class, schema_name, connection, views, timeout,
-                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None, check_schema=None):
     """Connect, register only `views`, wait for the initial (conditional) dump.
 
     The whole connect phase (schema fetch and first dump) is bounded by `timeout` seconds.
+    `check_schema(schema)`, when given, runs on the server's schema before anything is
+    registered, so a caller can refuse an old server with its own message.
     Raises ValueError for a malformed connection or TLS option, OvsdbError when the
     database cannot be reached or lacks a table the module needs.
     """
@@ -192,6 +194,8 @@ def open_session(api_class, schema_name, connection, views, timeout,
     configure_tls(remotes, ssl_key, ssl_cert, ssl_ca_cert)
     deadline = time.time() + timeout
     schema = fetch_schema(remotes, schema_name, deadline)
+    if check_schema is not None:
+        check_schema(schema)
 
     helper = ovs_idl.SchemaHelper(schema_json=schema)
     for view in views:

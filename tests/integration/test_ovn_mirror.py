@@ -292,3 +292,17 @@ def test_values_a_newer_server_has_are_accepted(nb, newer_nb):
     lport = nb.run('ovn_mirror', dict(GRE, name='lp', type='lport', sink='x',
                                       nb_connection=newer_nb.unix))
     assert lport.get('failed') and '25.09' in lport['msg'], lport
+
+
+def test_a_server_without_the_mirror_table_names_the_ovn_version(nb, tmp_path):
+    """A real server on the NB schema minus Mirror (as before OVN 22.12)."""
+    with open('/usr/share/ovn/ovn-nb.ovsschema') as handle:
+        schema = json.load(handle)
+    del schema['tables']['Mirror']
+    del schema['tables']['Logical_Switch_Port']['columns']['mirror_rules']
+    path = os.path.join(str(tmp_path), 'old.ovsschema')
+    with open(path, 'w') as handle:
+        json.dump(schema, handle)
+    with OvsdbServer(tmp_path, schema=path, name='old') as old:
+        result = nb.run('ovn_mirror', dict(GRE, nb_connection=old.unix))
+    assert result.get('failed') and 'OVN >= 22.12' in result['msg'], result

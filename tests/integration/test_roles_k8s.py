@@ -395,3 +395,44 @@ def test_mirror_receiver_link_step_goes_through_kubectl_exec(kube, namespace, tm
     link_steps = [r for r in results if r.get('action') == 'kubeovn.mirror.gretap_receiver']
     assert len(link_steps) == 1, results
     assert link_steps[0].get('unreachable') is True, link_steps
+
+
+def test_cni_mirror_waits_for_the_rollout_and_gives_up_in_time(kube, cni_daemonset, tmp_path):
+    """No DaemonSet controller here: the test plays it, reporting the new generation rolled
+    out; without it the bounded wait fails."""
+    def roll_out():
+        ds = kube.apps.read_namespaced_daemon_set('kube-ovn-cni', 'kube-system')
+        if ds.metadata.generation < 2:
+            return False
+        kube.apps.patch_namespaced_daemon_set_status('kube-ovn-cni', 'kube-system', {'status': {
+            'observedGeneration': ds.metadata.generation, 'desiredNumberScheduled': 1,
+            'currentNumberScheduled': 1, 'updatedNumberScheduled': 1, 'numberReady': 1,
+            'numberAvailable': 1, 'numberMisscheduled': 0}})
+        return True
+    controller = in_background(roll_out)
+    waited = run_role(kube, 'cni_mirror', {'cni_mirror_wait': True,
+                                           'cni_mirror_wait_timeout': 20}, tmp_path)
+    controller.join()
+    assert not failed(waited), messages(waited)
+
+    stuck = run_role(kube, 'cni_mirror', {'cni_mirror_wait': True, 'cni_mirror_wait_timeout': 3,
+                                          'cni_mirror_iface': 'eth7'}, tmp_path)
+    assert failed(stuck), stuck
+    assert cni_args(kube)[1][4] == '--mirror-iface=eth7', 'the patch itself was applied'
+
+
+def test_underlay_network_subnet_not_ready_names_the_subnet(kube, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    pns = kube.custom('kubeovn.io', 'v1', 'provider-networks')
+
+    def provider_network_ready():
+        if pns.get_or_none('pn' + suffix) is None:
+            return False
+        pns.patch_status('pn' + suffix, {'ready': True})
+        return True
+    controller = in_background(provider_network_ready)
+    result = run_role(kube, 'underlay_network',
+                      dict(underlay_names(suffix), underlay_network_wait_timeout=4), tmp_path)
+    controller.join()
+    assert failed(result), result
+    assert 'Subnet sub%s is not ready' % suffix in failed(result)[-1]['msg'], messages(result)
