@@ -176,6 +176,15 @@ def attached_ports(api, mirror_row):
                   if any(rule.uuid == uuid for rule in lsp.mirror_rules))
 
 
+def ports_by_mirror(api):
+    """{mirror UUID: sorted LSP names} for every attached mirror, in one pass over the LSPs."""
+    ports = {}
+    for lsp in api.tables['Logical_Switch_Port'].rows.values():
+        for rule in lsp.mirror_rules:
+            ports.setdefault(rule.uuid, []).append(lsp.name)
+    return dict((uuid, sorted(names)) for uuid, names in ports.items())
+
+
 def mirror_record(row, ports):
     return dict(
         name=row.name,
@@ -293,34 +302,35 @@ def plan_mirror(params, support):
         check_name('mirror', name)
         row = find_row(api, 'Mirror', name)
         before = mirror_record(row, attached_ports(api, row)) if row is not None else {}
-        commands = []
         if state == 'absent':
-            after = {}
-            if row is not None:
-                commands.append(api.db_destroy('Mirror', row.uuid))
-            return dict(changed=bool(commands), before=before, after=after), commands
-
-        desired = desired_mirror(params, before, support)
-        if row is None:
-            commands.append(api.mirror_add(
-                name, desired['type'], desired['index'], desired['filter'], desired['sink'],
-                external_ids=desired['external_ids']))
-            after = dict(desired, ports=[])
-        else:
-            changed = [key for key in MIRROR_UPDATABLE if desired[key] != before[key]]
-            plain = [(key, desired[key]) for key in changed if key != 'external_ids']
-            if plain:
-                commands.append(api.db_set('Mirror', row.uuid, *plain))
-            if 'external_ids' in changed:
-                # db_set merges maps; the option is the whole map, so clear it first.
-                commands.append(api.db_clear('Mirror', row.uuid, 'external_ids'))
-                if desired['external_ids']:
-                    commands.append(api.db_set('Mirror', row.uuid,
-                                               ('external_ids', desired['external_ids'])))
-            after = dict(desired, ports=before['ports'])
+            commands = [api.db_destroy('Mirror', row.uuid)] if row is not None else []
+            return dict(changed=bool(commands), before=before, after={}), commands
+        after, commands = converge_mirror(api, row, before, params, support)
         return dict(changed=bool(commands), before=before, after=after), commands
 
     return planner
+
+
+def converge_mirror(api, row, before, params, support):
+    """(record after, commands) turning the mirror `row` (None: absent) into `params`."""
+    desired = desired_mirror(params, before, support)
+    if row is None:
+        command = api.mirror_add(
+            desired['name'], desired['type'], desired['index'], desired['filter'],
+            desired['sink'], external_ids=desired['external_ids'])
+        return dict(desired, ports=[]), [command]
+    commands = []
+    changed = [key for key in MIRROR_UPDATABLE if desired[key] != before[key]]
+    plain = [(key, desired[key]) for key in changed if key != 'external_ids']
+    if plain:
+        commands.append(api.db_set('Mirror', row.uuid, *plain))
+    if 'external_ids' in changed:
+        # db_set merges maps; the option is the whole map, so clear it first.
+        commands.append(api.db_clear('Mirror', row.uuid, 'external_ids'))
+        if desired['external_ids']:
+            commands.append(api.db_set('Mirror', row.uuid,
+                                       ('external_ids', desired['external_ids'])))
+    return dict(desired, ports=before['ports']), commands
 
 
 def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
@@ -358,6 +368,103 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
         outcome = dict(changed=bool(commands), attached=attach, detached=detach,
                        before=dict(mirror=mirror_name, ports=current),
                        after=dict(mirror=mirror_name, ports=after))
+        return outcome, commands
+
+    return planner
+
+
+# ---- a declared set of mirrors (GitOps) ------------------------------------------------
+
+# external_ids key marking a mirror as managed by a declared set; its value names the set's
+# owner, so purge only ever deletes mirrors that the same owner created.
+OWNER_KEY = 'kubeovn.mirror/owner'
+
+
+def check_mirror_set(mirrors, owner):
+    """Validate a declared set before connecting: names unique, owner usable."""
+    check_name('owner', owner)
+    seen = set()
+    for item in mirrors:
+        check_name('mirror', item.get('name'))
+        if item['name'] in seen:
+            raise ValueError('mirror %r is declared more than once' % item['name'])
+        seen.add(item['name'])
+        for name in pod_lsp_names(item.get('pods')) + list(item.get('ports') or []):
+            check_name('logical switch port', name)
+
+
+def mirror_set_lsp_names(mirrors):
+    """Every LSP name a declared set mentions (for the monitor condition)."""
+    names = []
+    for item in mirrors:
+        names += list(item.get('ports') or []) + pod_lsp_names(item.get('pods'))
+    return unique(names)
+
+
+def plan_mirror_set(mirrors, owner, purge, support):
+    """A planner converging the NB to a declared list of mirrors, as one transaction.
+
+    Each mirror with state=present gets exactly its declared settings, the owner marker
+    in external_ids and exactly its declared ports. state=absent deletes it. With `purge`,
+    mirrors marked with this owner but not declared are deleted; nothing else is touched.
+    Missing ports fail the whole run naming every one of them, writing nothing.
+    """
+    def planner(api):
+        declared = dict((item['name'], item) for item in mirrors)
+        attached = ports_by_mirror(api)
+        commands, missing = [], []
+        before, after = {}, {}
+        created, updated, deleted = [], [], []
+        for item in mirrors:
+            name = item['name']
+            row = find_row(api, 'Mirror', name)
+            current = mirror_record(row, attached.get(row.uuid, [])) if row is not None else {}
+            if current:
+                before[name] = current
+            if item.get('state', 'present') == 'absent':
+                if row is not None:
+                    commands.append(api.db_destroy('Mirror', row.uuid))
+                    deleted.append(name)
+                continue
+            params = dict(item, external_ids=dict(item.get('external_ids') or {},
+                                                  **{OWNER_KEY: owner}))
+            wanted_ports = unique(list(item.get('ports') or []) + pod_lsp_names(item.get('pods')))
+            missing += ['logical switch port %r (mirror %r)' % (port, name)
+                        for port in wanted_ports
+                        if find_row(api, 'Logical_Switch_Port', port) is None]
+            try:
+                record, mirror_commands = converge_mirror(api, row, current, params, support)
+            except ValueError as exc:
+                raise ValueError('mirror %r: %s' % (name, exc))
+            commands += mirror_commands
+            current_ports = current.get('ports', [])
+            # A mirror created in this transaction is found by name (ovsdbapp looks rows up
+            # in the IDL, which holds the transaction's inserted rows).
+            reference = row.uuid if row is not None else name
+            attach = [port for port in wanted_ports if port not in current_ports]
+            detach = [port for port in current_ports if port not in wanted_ports]
+            commands += [api.lsp_attach_mirror(port, reference, may_exist=True)
+                         for port in attach]
+            commands += [api.lsp_detach_mirror(port, reference, if_exists=True)
+                         for port in detach]
+            after[name] = dict(record, ports=sorted(wanted_ports))
+            if row is None:
+                created.append(name)
+            elif mirror_commands or attach or detach:
+                updated.append(name)
+        if purge:
+            for row in api.tables['Mirror'].rows.values():
+                if row.name not in declared and row.external_ids.get(OWNER_KEY) == owner:
+                    before[row.name] = mirror_record(row, attached.get(row.uuid, []))
+                    commands.append(api.db_destroy('Mirror', row.uuid))
+                    deleted.append(row.name)
+        if missing:
+            raise LookupError('nothing was changed because these do not exist: %s'
+                              % ', '.join(missing))
+        outcome = dict(changed=bool(commands), created=created, updated=updated,
+                       deleted=sorted(deleted),
+                       before=[before[name] for name in sorted(before)],
+                       after=[after[name] for name in sorted(after)])
         return outcome, commands
 
     return planner

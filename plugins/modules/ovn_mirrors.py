@@ -1,0 +1,219 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ovn_mirrors
+short_description: Converge OVN Northbound mirrors to a declared list (GitOps)
+version_added: 0.1.0
+description:
+  - Takes the whole list of mirrors you want, each with its ports or pods, and makes the
+    Northbound database match it in one transaction: every listed mirror gets exactly its
+    settings and exactly its ports.
+  - Each mirror it writes carries the marker C(external_ids:kubeovn.mirror/owner=<owner>).
+    With O(purge=true), mirrors carrying the same owner's marker that are no longer listed
+    are deleted. Mirrors without that marker (made by hand, by another owner, or by other
+    tools) are never deleted by purge.
+  - A listed mirror that already exists without the marker is taken over: it is updated to
+    the declared settings and gets the marker.
+  - If any listed port does not exist, the task fails naming every missing port and
+    nothing is written. The role M(kubeovn.mirror.mirrors) wraps this module.
+author:
+  - kubeovn.mirror developers (@kubeovn)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - kubeovn.mirror.ovn_nb
+attributes:
+  platform:
+    platforms: posix
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  mirrors:
+    description: The declared mirrors. Names must be unique.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Name of the mirror.
+        type: str
+        required: true
+      state:
+        description: C(absent) deletes the mirror (whoever made it).
+        type: str
+        choices: [present, absent]
+        default: present
+      type:
+        description: As in M(kubeovn.mirror.ovn_mirror). Required to create a mirror.
+        type: str
+        choices: [gre, erspan, local, lport]
+      index:
+        description: GRE key or ERSPAN index, as in M(kubeovn.mirror.ovn_mirror).
+        type: int
+      filter:
+        description: Direction, as in M(kubeovn.mirror.ovn_mirror).
+        type: str
+        choices: [from-lport, to-lport, both]
+      sink:
+        description: Receiver address (or local/lport target), as in M(kubeovn.mirror.ovn_mirror).
+        type: str
+      external_ids:
+        description: Extra C(external_ids); the owner marker is added to them.
+        type: dict
+        default: {}
+      ports:
+        description: Logical switch ports to mirror. Together with O(mirrors[].pods), exactly
+          these are attached; any other port is detached from this mirror.
+        type: list
+        elements: str
+        default: []
+      pods:
+        description: Pods to mirror (Kube-OVN names their ports C(<name>.<namespace>[.<provider>])).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Pod name.
+            type: str
+            required: true
+          namespace:
+            description: Pod namespace.
+            type: str
+            default: default
+          provider:
+            description: Provider of an attachment network, to mirror that NIC.
+            type: str
+  owner:
+    description:
+      - Who owns this set of mirrors; the value of the C(kubeovn.mirror/owner) marker.
+        Use one owner per inventory or team so their purges never touch each other.
+    type: str
+    default: kubeovn.mirror
+  purge:
+    description:
+      - Delete mirrors carrying this owner's marker that are not in O(mirrors).
+    type: bool
+    default: false
+seealso:
+  - module: kubeovn.mirror.ovn_mirror
+  - module: kubeovn.mirror.ovn_lsp_mirror
+  - module: kubeovn.mirror.ovn_mirror_info
+'''
+
+EXAMPLES = r'''
+- name: Exactly these mirrors for team netops; delete netops mirrors no longer listed
+  kubeovn.mirror.ovn_mirrors:
+    owner: netops
+    purge: true
+    mirrors:
+      - name: web-egress
+        type: gre
+        index: 99
+        filter: from-lport
+        sink: 172.19.0.21
+        pods:
+          - {name: web-0, namespace: shop}
+      - name: db-ingress
+        type: erspan
+        index: 7
+        filter: to-lport
+        sink: 172.19.0.21
+        ports: [db-0.shop]
+'''
+
+RETURN = r'''
+created:
+  description: Mirrors created (would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [web-egress]
+updated:
+  description: Existing mirrors whose settings or ports changed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+deleted:
+  description: Mirrors deleted (state=absent or purged).
+  returned: always
+  type: list
+  elements: str
+  sample: [old-mirror]
+mirrors:
+  description: The declared present mirrors after the task, sorted by name, each as
+    M(kubeovn.mirror.ovn_mirror) returns it (name, type, index, filter, sink,
+    external_ids, ports).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: web-egress, type: gre, index: 99, filter: from-lport, sink: 172.19.0.21,
+            external_ids: {kubeovn.mirror/owner: netops}, ports: [web-0.shop]}]
+diff:
+  description: The affected mirrors before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  sample: {before: [], after: [{name: web-egress, ports: [web-0.shop]}]}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+
+POD_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    namespace=dict(type='str', default='default'),
+    provider=dict(type='str'),
+)
+
+MIRROR_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
+    index=dict(type='int'),
+    filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
+    sink=dict(type='str'),
+    external_ids=dict(type='dict', default={}),
+    ports=dict(type='list', elements='str', default=[]),
+    pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ovn_nb.nb_argument_spec(
+            mirrors=dict(type='list', elements='dict', required=True, options=MIRROR_OPTIONS),
+            owner=dict(type='str', default='kubeovn.mirror'),
+            purge=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        ovn_nb.check_mirror_set(params['mirrors'], params['owner'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    session, support = ovn_nb.open_nb(
+        module, lsp_names=ovn_nb.mirror_set_lsp_names(params['mirrors']))
+    with session:
+        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_mirror_set(
+            params['mirrors'], params['owner'], params['purge'], support))
+    result = dict(changed=outcome['changed'], created=outcome['created'],
+                  updated=outcome['updated'], deleted=outcome['deleted'],
+                  mirrors=outcome['after'])
+    if module._diff:
+        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
