@@ -1,12 +1,10 @@
 """Remote mirroring end to end in the lab: the collection's modules through ansible-playbook
 configure the NB; ovn-controller builds the tunnel; the receiver namespace sees the copies."""
 
-import struct
-
 import pytest
 
 from tests.support.ansible import run_playbook, task
-from tests.support.lab import PODS, SINK_IP, Lab
+from tests.support.lab import PODS, SINK_IP, Lab, decode_mirrored
 
 WEB0_IP, WEB1_IP = PODS['web-0'][2], PODS['web-1'][2]
 
@@ -31,55 +29,15 @@ def converge(lab, workdir, mirror, pods, state='present'):
     return results
 
 
-def wait_for_tunnel(lab, name):
-    from tests.support.daemons import wait_until
-    wait_until(lambda: 'ovn-' + name in lab.vsctl('list-ports', 'br-int').split(), 15,
-               'ovn-controller tunnel port ovn-' + name)
-
-
-def wait_for_ovs_mirror(lab, name, src, dst):
-    """Until ovn-controller has made OVS mirror `name` select src/dst ports (True: some)."""
-    from tests.support.daemons import wait_until
-
-    def realised():
-        if not lab.vsctl('--bare', '--columns=name', 'find', 'Mirror', 'name=' + name):
-            return not src and not dst   # ovn-controller removed it: nothing selected
-        selects = [bool(lab.vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
-                                  'name=' + name))
-                   for column in ('select_src_port', 'select_dst_port')]
-        return selects == [src, dst]
-    wait_until(realised, 15, 'OVS mirror %s realised' % name, interval=0.1)
-    # Datapath flows cached before the change would keep the old mirroring until the
-    # revalidators' next pass; start from the new configuration right away.
-    lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
-
-
 def erspan_session_ids(pcap):
-    """ERSPAN type II session ids in a pcap of GRE packets (tcpdump does not decode them)."""
-    with open(pcap, 'rb') as handle:
-        data = handle.read()
-    offset, sessions = 24, []
-    while offset + 16 <= len(data):
-        caplen = struct.unpack('<I', data[offset + 8:offset + 12])[0]
-        frame = data[offset + 16:offset + 16 + caplen]
-        offset += 16 + caplen
-        ip_header = (frame[14] & 0x0F) * 4
-        gre = frame[14 + ip_header:]
-        flags, proto = struct.unpack('!HH', gre[:4])
-        if proto != 0x88BE:
-            continue
-        gre_len = 4 + (4 if flags & 0x8000 else 0) + (4 if flags & 0x2000 else 0) + \
-            (4 if flags & 0x1000 else 0)
-        erspan = gre[gre_len:gre_len + 8]
-        sessions.append(struct.unpack('!H', erspan[2:4])[0] & 0x03FF)
-    return sessions
+    return [copy['key'] for copy in decode_mirrored(pcap) if copy['tunnel'] == 'erspan']
 
 
 def test_gre_from_lport_carries_only_what_the_pod_sends(lab, tmp_path):
     converge(lab, tmp_path, {'name': 'gre1', 'type': 'gre', 'index': 99, 'filter': 'from-lport',
                              'sink': SINK_IP}, [{'name': 'web-0', 'namespace': 'default'}])
-    wait_for_tunnel(lab, 'gre1')
-    wait_for_ovs_mirror(lab, 'gre1', src=True, dst=False)
+    lab.wait_tunnel('gre1')
+    lab.wait_mirror_realised('gre1', src=True, dst=False)
     lab.ping('web-0', WEB1_IP, count=2)  # warm-up: tunnel neighbour and flows
     lines, dummy = lab.capture('rx', lambda: lab.ping('web-0', WEB1_IP, count=3))
     requests = [l for l in lines if 'key=0x63' in l and
@@ -89,7 +47,7 @@ def test_gre_from_lport_carries_only_what_the_pod_sends(lab, tmp_path):
 
     converge(lab, tmp_path, {'name': 'gre1', 'filter': 'to-lport'},
              [{'name': 'web-0', 'namespace': 'default'}])
-    wait_for_ovs_mirror(lab, 'gre1', src=False, dst=True)
+    lab.wait_mirror_realised('gre1', src=False, dst=True)
     lab.ping('web-0', WEB1_IP, count=1)
     lines, dummy = lab.capture('rx', lambda: lab.ping('web-0', WEB1_IP, count=3))
     replies = [l for l in lines if '%s > %s: ICMP echo reply' % (WEB1_IP, WEB0_IP) in l]
@@ -97,7 +55,7 @@ def test_gre_from_lport_carries_only_what_the_pod_sends(lab, tmp_path):
 
     converge(lab, tmp_path, {'name': 'gre1'}, [{'name': 'web-0', 'namespace': 'default'}],
              state='absent')
-    wait_for_ovs_mirror(lab, 'gre1', src=False, dst=False)
+    lab.wait_mirror_realised('gre1', src=False, dst=False)
     lines, dummy = lab.capture('rx', lambda: lab.ping('web-0', WEB1_IP, count=3), seconds=3)
     assert lines == [], 'copies must stop once the port is detached: %s' % lines
 
@@ -105,8 +63,8 @@ def test_gre_from_lport_carries_only_what_the_pod_sends(lab, tmp_path):
 def test_erspan_to_lport_carries_the_session_index(lab, tmp_path):
     converge(lab, tmp_path, {'name': 'span1', 'type': 'erspan', 'index': 7, 'filter': 'to-lport',
                              'sink': SINK_IP}, [{'name': 'web-1', 'namespace': 'default'}])
-    wait_for_tunnel(lab, 'span1')
-    wait_for_ovs_mirror(lab, 'span1', src=False, dst=True)
+    lab.wait_tunnel('span1')
+    lab.wait_mirror_realised('span1', src=False, dst=True)
     lab.ping('web-0', WEB1_IP, count=2)
     lines, pcap = lab.capture('rx', lambda: lab.ping('web-0', WEB1_IP, count=3))
     sessions = erspan_session_ids(pcap)

@@ -74,3 +74,60 @@ def run_playbook(tasks, workdir, check=False, diff=False, env=None, timeout=300,
 def run_module(module, args, workdir, **options):
     """One task; its result dict."""
     return run_playbook([task(module, args)], workdir, **options)[0]
+
+
+def playbook_command(playbook, inventory=None, var_files=(), extra_vars=None, check=False,
+                     diff=False):
+    """ansible-playbook argv for one of this collection's playbooks (path from the repo)."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+           os.path.join(REPO, playbook)]
+    if inventory:
+        cmd += ['-i', inventory]
+    for path in var_files:
+        cmd += ['-e', '@' + path]
+    if extra_vars:
+        cmd += ['-e', json.dumps(extra_vars)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    return cmd
+
+
+class PlaybookRun:
+    """The outcome of a playbook run: exit code, per-host stats and every task result."""
+
+    def __init__(self, proc, report):
+        self.rc = proc.returncode
+        self.stderr = proc.stderr
+        self.stats = report.get('stats', {})
+        self.tasks = [dict(result, task=entry['task']['name'], host=host)
+                      for play in report.get('plays', []) for entry in play['tasks']
+                      for host, result in entry['hosts'].items()]
+
+    @property
+    def changed(self):
+        return sum(stats.get('changed', 0) for stats in self.stats.values())
+
+    @property
+    def failures(self):
+        return [(t['task'], t.get('msg')) for t in self.tasks
+                if t.get('failed') and not t.get('ignore_errors')]
+
+    def result(self, task_name):
+        """The (last) result of the task named `task_name`."""
+        matches = [t for t in self.tasks if t['task'] == task_name]
+        assert matches, 'no task %r in %s' % (task_name, [t['task'] for t in self.tasks])
+        return matches[-1]
+
+
+def run_collection_playbook(playbook, env=None, timeout=600, **options):
+    """Run playbooks/<name>.yml (see playbook_command) with the JSON callback."""
+    proc = subprocess.run(playbook_command(playbook, **options), env=ansible_env(env),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError('ansible-playbook printed no JSON (rc=%s):\n%s\n%s'
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return PlaybookRun(proc, report)

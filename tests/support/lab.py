@@ -6,9 +6,11 @@ addresses exist only on the namespaces and bridges made here (172.31.0.0/24 unde
 10.66.0.0/24 pods). `Lab.down()` also cleans up what a crashed earlier run left behind.
 """
 
+import ipaddress
 import json
 import os
 import shutil
+import struct
 import subprocess
 import time
 
@@ -200,24 +202,32 @@ class Lab:
     # ---- traffic ----------------------------------------------------------------------
     def capture(self, netns, action, bpf='ip proto 47', seconds=4, count=50):
         """Packets seen on `netns`'s eth0 while `action()` runs: (tcpdump lines, pcap path)."""
-        return self._capture(['ip', 'netns', 'exec', PREFIX + '-' + netns], 'eth0', action,
-                             bpf, seconds, count)
+        return self.captures([(netns, 'eth0', bpf)], action, seconds, count)[0]
 
     def capture_host(self, interface, action, bpf='icmp', seconds=4, count=50):
         """Like capture(), on an interface of the host (a lab tap such as the mirror port)."""
-        return self._capture([], interface, action, bpf, seconds, count)
+        return self.captures([(None, interface, bpf)], action, seconds, count)[0]
 
-    def _capture(self, prefix, interface, action, bpf, seconds, count):
-        """tcpdump bounded by `seconds` and `count`, started before `action()` runs."""
-        pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
-        proc = subprocess.Popen(prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i',
-                                          interface, '-c', str(count), '-w', pcap, bpf],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5, 'tcpdump ready')
+    def captures(self, points, action, seconds=4, count=50):
+        """One tcpdump per (netns or None, interface, bpf) in `points`, all started before
+        `action()` runs and each bounded by `seconds` and `count`; [(lines, pcap)]."""
+        running = []
+        for netns, interface, bpf in points:
+            prefix = ['ip', 'netns', 'exec', PREFIX + '-' + netns] if netns else []
+            pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
+            proc = subprocess.Popen(prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n',
+                                              '-i', interface, '-c', str(count), '-w', pcap,
+                                              bpf],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5,
+                       'tcpdump ready')
+            running.append((proc, pcap))
         action()
-        proc.wait(seconds + 5)
-        lines = run('tcpdump', '-n', '-r', pcap, check=False).splitlines()
-        return lines, pcap
+        outcome = []
+        for proc, pcap in running:
+            proc.wait(seconds + 5)
+            outcome.append((run('tcpdump', '-n', '-r', pcap, check=False).splitlines(), pcap))
+        return outcome
 
     def prepare_tap(self, name=MIRROR_TAP):
         """An OVS internal port used as mirror output must be up and must not send IPv6
@@ -225,10 +235,81 @@ class Lab:
         run('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name)
         run('ip', 'link', 'set', name, 'up')
 
+    def wait_mirror_realised(self, name, src, dst, timeout=15):
+        """Until ovn-controller has made OVS mirror `name` select (or not) source and
+        destination ports; then flush cached datapath flows so the new mirroring applies
+        to the next packet instead of after the revalidators' next pass."""
+        def realised():
+            if not self.vsctl('--bare', '--columns=name', 'find', 'Mirror', 'name=' + name):
+                return not src and not dst   # removed by ovn-controller: selects nothing
+            selects = [bool(self.vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
+                                       'name=' + name))
+                       for column in ('select_src_port', 'select_dst_port')]
+            return selects == [src, dst]
+        wait_until(realised, timeout, 'OVS mirror %s realised' % name, interval=0.1)
+        self.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
+
+    def wait_tunnel(self, name, timeout=15):
+        """Until ovn-controller has created the tunnel port of NB mirror `name`."""
+        wait_until(lambda: 'ovn-' + name in self.vsctl('list-ports', 'br-int').split(),
+                   timeout, 'ovn-controller tunnel port ovn-' + name)
+
     def ping(self, source, target_ip, count=3):
         """A bounded ping between two lab pods."""
         return self.netns(source, 'ping', '-c', str(count), '-i', '0.2', '-W', '1', target_ip,
                           check=False)
+
+
+POD_BY_IP = dict((ip, pod) for pod, (dummy_lsp, dummy_mac, ip) in PODS.items())
+GRE_TEB, GRE_ERSPAN_II = 0x6558, 0x88BE
+
+
+def read_pcap(path):
+    """The frames of a classic little-endian pcap file (what tcpdump -w writes)."""
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    offset, frames = 24, []
+    while offset + 16 <= len(data):
+        caplen = struct.unpack('<I', data[offset + 8:offset + 12])[0]
+        frames.append(data[offset + 16:offset + 16 + caplen])
+        offset += 16 + caplen
+    return frames
+
+
+def decode_mirrored(path):
+    """Mirrored copies in a pcap of GRE packets, as dicts: tunnel (gre/erspan), key (GRE
+    key or ERSPAN session id), and the inner packet's src, dst, protocol and ICMP type."""
+    copies = []
+    for frame in read_pcap(path):
+        if len(frame) < 34 or frame[12:14] != b'\x08\x00' or frame[23] != 47:
+            continue
+        gre = frame[14 + (frame[14] & 0x0F) * 4:]
+        flags, proto = struct.unpack('!HH', gre[:4])
+        fields = gre[4:]
+        if flags & 0x8000:                      # checksum + reserved
+            fields = fields[4:]
+        key = None
+        if flags & 0x2000:
+            key, fields = struct.unpack('!I', fields[:4])[0], fields[4:]
+        if flags & 0x1000:                      # sequence number
+            fields = fields[4:]
+        if proto == GRE_ERSPAN_II:
+            copy = dict(tunnel='erspan', key=struct.unpack('!H', fields[2:4])[0] & 0x03FF)
+            inner = fields[8:]
+        elif proto == GRE_TEB:
+            copy = dict(tunnel='gre', key=key)
+            inner = fields
+        else:
+            continue
+        if len(inner) < 34 or inner[12:14] != b'\x08\x00':
+            continue
+        ip = inner[14:]
+        payload = ip[(ip[0] & 0x0F) * 4:]
+        copy.update(src=str(ipaddress.ip_address(ip[12:16])),
+                    dst=str(ipaddress.ip_address(ip[16:20])), protocol=ip[9],
+                    icmp_type=payload[0] if ip[9] == 1 and payload else None)
+        copies.append(copy)
+    return copies
 
 
 def main(argv=None):

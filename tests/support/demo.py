@@ -1,0 +1,231 @@
+"""`make demo`: the collection's main job against the embedded lab, start to finish.
+
+Starts a real Kubernetes control plane (etcd + kube-apiserver) and the one-machine OVN lab,
+runs the playbooks (remote mirror, GitOps inventory, local mirror), sends traffic between
+the lab's pods, prints what the receiver got, converges again to show changed=0, tears
+everything down with the teardown playbook and stops every daemon.
+"""
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import time
+
+import yaml
+
+from tests.support.ansible import REPO, ansible_env, playbook_command
+from tests.support.kube import ControlPlane
+from tests.support.lab import MIRROR_TAP, PODS, POD_BY_IP, SINK_IP, Lab, decode_mirrored
+from tests.support.standin import ClusterStandIn
+
+REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
+LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
+INVENTORY = os.path.join(REPO, 'examples', 'inventory')
+RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
+ICMP_TYPES = {0: 'echo reply', 8: 'echo request'}
+
+
+class Demo:
+    def __init__(self, workdir, quiet=False):
+        self.workdir = os.path.abspath(workdir)
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.timings = []
+        self.lab = self.plane = self.standin = None
+
+    # ---- output -----------------------------------------------------------------------
+    def say(self, text=''):
+        print('[%6.1fs] %s' % (time.monotonic() - self.started, text), flush=True)
+
+    def step(self, title):
+        self.timings.append((title, time.monotonic()))
+        print(flush=True)
+        self.say('== ' + title)
+
+    # ---- running playbooks --------------------------------------------------------------
+    def playbook(self, playbook, **options):
+        """Run a playbook with Ansible's usual output (indented); return the recap totals."""
+        cmd = playbook_command(playbook, **options)
+        self.say('$ ansible-playbook %s' % ' '.join(
+            os.path.relpath(arg, REPO) if arg.startswith(REPO) else arg for arg in cmd[1:]))
+        env = ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default',
+                           'ANSIBLE_DISPLAY_SKIPPED_HOSTS': '0',
+                           'K8S_AUTH_KUBECONFIG': self.plane.kubeconfig,
+                           'OVN_NB_DB': self.lab.nb})
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        totals = collections.Counter()
+        for line in proc.stdout:
+            if not self.quiet and line.strip():
+                print('           ' + line.rstrip(), flush=True)
+            match = RECAP.match(line.strip())
+            if match:
+                totals.update(dict(ok=int(match.group(2)), changed=int(match.group(3)),
+                                   unreachable=int(match.group(4)), failed=int(match.group(5))))
+        proc.wait(600)
+        if proc.returncode != 0 or totals['failed'] or totals['unreachable']:
+            raise SystemExit('ansible-playbook %s failed (rc=%d)' % (playbook, proc.returncode))
+        self.say('-> ok=%d changed=%d failed=%d' % (totals['ok'], totals['changed'],
+                                                     totals['failed']))
+        return totals
+
+    def converge_all(self):
+        """The three playbooks of the demo; the recap totals of each."""
+        return [
+            ('remote_mirror.yml', self.playbook('playbooks/remote_mirror.yml',
+                                                var_files=[REMOTE_VARS])),
+            ('mirrors.yml (GitOps inventory)', self.playbook('playbooks/mirrors.yml',
+                                                             inventory=INVENTORY)),
+            ('local_mirror.yml', self.playbook('playbooks/local_mirror.yml',
+                                               var_files=[self.local_vars])),
+        ]
+
+    # ---- the run ------------------------------------------------------------------------
+    def run(self):
+        try:
+            self._run()
+        finally:
+            self.stop()
+        total = time.monotonic() - self.started
+        print()
+        self.say('Timings:')
+        marks = self.timings + [('end', time.monotonic())]
+        for (title, start), (dummy, end) in zip(marks, marks[1:]):
+            print('           %-76s %6.1f s' % (title, end - start))
+        print('           %-76s %6.1f s' % ('total', total))
+        print()
+        self.say('Demo done in %.0f s: mirrored packets seen at the receiver and on %s, '
+                 'second converge changed=0, everything removed.' % (total, MIRROR_TAP))
+
+    def _run(self):
+        self.step('Start a Kubernetes control plane (etcd + kube-apiserver, no kubelet)')
+        os.makedirs(self.workdir, exist_ok=True)
+        self.plane = ControlPlane(os.path.join(self.workdir, 'kube-' + str(os.getpid())))
+        os.makedirs(self.plane.workdir, exist_ok=True)
+        self.plane.start()
+        self.say('API at %s, up in %.1f s' % (self.plane.server, self.plane.start_seconds))
+        from kubernetes import client, config
+        core = client.CoreV1Api(config.new_client_from_config(self.plane.kubeconfig))
+        # No controller-manager makes the default ServiceAccount pods need.
+        core.create_namespaced_service_account('default', {'metadata': {'name': 'default'}})
+
+        self.step('Start the OVN lab (OVS userspace datapath, NB/SB, northd, ovn-controller)')
+        self.lab = Lab(os.path.join(self.workdir, 'lab')).up()
+        self.say('lab up in %.1f s: pods %s on br-int; receiver namespace at %s' % (
+            self.lab.start_seconds, ', '.join('%s (%s)' % (pod, ip)
+                                              for pod, (dummy, dummy2, ip) in PODS.items()),
+            SINK_IP))
+        # The kubelet and Kube-OVN are played by a stand-in: networks become ready, pods run,
+        # and the receiver pod gets the address of the lab's receiver namespace.
+        self.standin = ClusterStandIn(self.plane.kubeconfig, addresses={
+            ('default', 'mirror-receiver'): SINK_IP}).start()
+        self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
+        with open(LOCAL_VARS) as handle:
+            local = yaml.safe_load(handle)
+        local['local_mirror_ovs']['ovs_connection'] = self.lab.ovs_db
+        with open(self.local_vars, 'w') as handle:
+            yaml.safe_dump(local, handle)
+
+        self.step('First converge: remote mirror, GitOps inventory, local mirror')
+        first = self.converge_all()
+
+        self.step('Traffic between the lab pods, captured at the receiver and on %s'
+                  % MIRROR_TAP)
+        for name, src, dst in (('web0-egress', True, False), ('db-ingress', False, True),
+                               ('web1-egress', True, False)):
+            self.lab.wait_tunnel(name)
+            self.lab.wait_mirror_realised(name, src, dst)
+        self.lab.prepare_tap()
+        self.lab.wait_mirror_realised('web0-local', True, True)
+        flows = [('web-0', 'web-1'), ('web-0', 'db-0'), ('web-1', 'db-0')]
+        for source, target in flows:            # warm up tunnel neighbours and flows
+            self.lab.ping(source, PODS[target][2], count=1)
+        count = 5
+
+        def traffic():
+            for source, target in flows:
+                self.say('ping -c %d %s -> %s' % (count, source, target))
+                self.lab.ping(source, PODS[target][2], count=count)
+        (dummy, remote_pcap), (local_lines, dummy) = self.lab.captures(
+            [('rx', 'eth0', 'ip proto 47'), (None, MIRROR_TAP, 'icmp')], traffic,
+            seconds=6, count=500)
+        self.summary(remote_pcap, local_lines)
+
+        self.step('Second converge of the same playbooks and inventory')
+        second = self.converge_all()
+        for (name, totals), (dummy, again) in zip(first, second):
+            self.say('%-32s first run changed=%-3d second run changed=%d'
+                     % (name, totals['changed'], again['changed']))
+        if any(totals['changed'] for dummy, totals in second):
+            raise SystemExit('the second converge changed something')
+
+        self.step('Teardown playbook, then the GitOps inventory with nothing declared')
+        self.playbook('playbooks/teardown.yml', var_files=[REMOTE_VARS, self.local_vars])
+        self.playbook('playbooks/mirrors.yml', inventory=INVENTORY,
+                      extra_vars={'kubeovn_mirrors': []})
+        left = self.lab.nbctl('--bare', '--columns=name', 'list', 'Mirror')
+        self.say('NB mirrors left: %s' % (left.split() or 'none'))
+        self.say('pods left in default: %s' % (
+            [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
+
+    def summary(self, remote_pcap, local_lines):
+        """Which pod, which direction, how many packets, per mirror."""
+        mirrors = self.lab.nbctl('--format=csv', '--data=bare', '--no-headings',
+                                 '--columns=name,type,index,filter', 'list', 'Mirror')
+        by_key = {}
+        for line in mirrors.splitlines():
+            name, kind, index, direction = line.split(',')
+            by_key[(kind, int(index))] = (name, direction)
+        counts = collections.Counter()
+        for copy in decode_mirrored(remote_pcap):
+            counts[(copy['tunnel'], copy['key'], copy['src'], copy['dst'],
+                    ICMP_TYPES.get(copy['icmp_type'], 'protocol %d' % copy['protocol']))] += 1
+        print()
+        self.say('What the receiver (%s) got, by mirror:' % SINK_IP)
+        if not counts:
+            raise SystemExit('the receiver got no mirrored packets')
+        for (tunnel, key, src, dst, what), number in sorted(counts.items()):
+            name, direction = by_key.get((tunnel, key), ('?', '?'))
+            pod = POD_BY_IP.get(src if direction == 'from-lport' else dst, '?')
+            verb = 'sent by' if direction == 'from-lport' else 'received by'
+            print('           %-12s %-6s %-4s %-10s %2d x %s %s -> %s  (%s %s)' % (
+                name, tunnel, 'key' if tunnel == 'gre' else 'idx', key, number, what,
+                POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst), verb, pod))
+        local_counts = collections.Counter()
+        for line in local_lines:
+            match = re.search(r'IP (\S+) > (\S+): ICMP (echo \w+)', line)
+            if match:
+                local_counts[(match.group(1), match.group(2), match.group(3))] += 1
+        print()
+        self.say('What OVS copied to %s (local mirror web0-local, both directions):'
+                 % MIRROR_TAP)
+        for (src, dst, what), number in sorted(local_counts.items()):
+            print('           %2d x %s %s -> %s' % (number, what, POD_BY_IP.get(src, src),
+                                                   POD_BY_IP.get(dst, dst)))
+
+    def stop(self):
+        self.step('Stop everything')
+        if self.standin is not None:
+            self.standin.stop()
+        if self.lab is not None:
+            self.lab.down()
+        if self.plane is not None:
+            self.plane.stop()
+        self.say('daemons stopped, lab namespaces and links removed')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('workdir', nargs='?', default='build/demo')
+    parser.add_argument('--quiet', action='store_true', help="hide Ansible's task output")
+    options = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        sys.exit('make demo needs root (network namespaces, OVS): run it with sudo')
+    Demo(options.workdir, quiet=options.quiet).run()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,110 @@
+"""What the kubelet and Kube-OVN's controller would do, for a control plane that has neither.
+
+The test apiserver runs no kubelet, scheduler or Kube-OVN. `ClusterStandIn` plays their part
+in a background thread, so the roles' waits complete as they would on a real cluster:
+ProviderNetworks and Subnets become ready, pods run, and a pod on an attachment network gets
+the address the lab really gives it (the receiver pod is the lab's receiver namespace).
+It only touches objects' status and the address annotation; it stops when told, or after
+`lifetime` seconds at the latest.
+"""
+
+import threading
+import time
+
+NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks'
+
+
+def _attachment_providers(annotation):
+    """Kube-OVN providers (<nad>.<namespace>.ovn) of a pod's networks annotation."""
+    providers = []
+    for entry in (annotation or '').split(','):
+        entry = entry.strip().split('@')[0]
+        if entry:
+            namespace, dummy, name = entry.rpartition('/')
+            providers.append('%s.%s.ovn' % (name, namespace or 'default'))
+    return providers
+
+
+class ClusterStandIn:
+    def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900):
+        """`addresses`: {(namespace, pod): IP} given to those pods on their attachments."""
+        import urllib3
+        from kubernetes import client, config
+        # The test apiserver's certificate is self-signed (kubeconfig: insecure-skip-tls-verify).
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        api = config.new_client_from_config(kubeconfig)
+        self.core = client.CoreV1Api(api)
+        self.objects = client.CustomObjectsApi(api)
+        self.addresses = dict(addresses or {})
+        self.interval, self.lifetime = interval, lifetime
+        self._stop = threading.Event()
+        self._thread = None
+        self.errors = []
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True, name='cluster-stand-in')
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def _loop(self):
+        deadline = time.monotonic() + self.lifetime
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                self.reconcile()
+            except Exception as exc:  # noqa: BLE001 - objects come and go; keep the last few
+                self.errors = (self.errors + [repr(exc)])[-5:]
+            self._stop.wait(self.interval)
+
+    def reconcile(self):
+        self._networks_ready()
+        self._pods_running()
+
+    def _networks_ready(self):
+        group = ('kubeovn.io', 'v1')
+        for item in self.objects.list_cluster_custom_object(*group, 'provider-networks')['items']:
+            if not (item.get('status') or {}).get('ready'):
+                self.objects.patch_cluster_custom_object_status(
+                    *group, 'provider-networks', item['metadata']['name'],
+                    {'status': {'ready': True, 'readyNodes': ['lab-chassis']}})
+        for item in self.objects.list_cluster_custom_object(*group, 'subnets')['items']:
+            conditions = (item.get('status') or {}).get('conditions') or []
+            if not any(c.get('type') == 'Ready' and c.get('status') == 'True'
+                       for c in conditions):
+                self.objects.patch_cluster_custom_object_status(
+                    *group, 'subnets', item['metadata']['name'],
+                    {'status': {'conditions': [{'type': 'Ready', 'status': 'True',
+                                                'reason': 'ResourceReady'}]}})
+
+    def _pods_running(self):
+        for pod in self.core.list_pod_for_all_namespaces().items:
+            name, namespace = pod.metadata.name, pod.metadata.namespace
+            if pod.metadata.deletion_timestamp is not None:
+                continue
+            if (pod.status.phase or '') != 'Running':
+                self.core.patch_namespaced_pod_status(name, namespace, {'status': {
+                    'phase': 'Running',
+                    'conditions': [{'type': 'Ready', 'status': 'True'}],
+                    'containerStatuses': [
+                        {'name': container.name, 'ready': True, 'restartCount': 0,
+                         'image': container.image, 'imageID': '', 'state': {'running': {}}}
+                        for container in pod.spec.containers]}})
+            address = self.addresses.get((namespace, name))
+            annotations = pod.metadata.annotations or {}
+            wanted = dict((provider + '.kubernetes.io/ip_address', address)
+                          for provider in _attachment_providers(
+                              annotations.get(NETWORKS_ANNOTATION))
+                          if address)
+            if any(annotations.get(key) != value for key, value in wanted.items()):
+                self.core.patch_namespaced_pod(name, namespace,
+                                               {'metadata': {'annotations': wanted}})
