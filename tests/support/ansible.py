@@ -115,8 +115,10 @@ class PlaybookRun:
                 if t.get('failed') and not t.get('ignore_errors')]
 
     def result(self, task_name):
-        """The (last) result of the task named `task_name`."""
-        matches = [t for t in self.tasks if t['task'] == task_name]
+        """The (last) result of the task named `task_name` (a role's tasks are named
+        `<role> : <name>`)."""
+        matches = [t for t in self.tasks
+                   if t['task'] == task_name or t['task'].endswith(' : ' + task_name)]
         assert matches, 'no task %r in %s' % (task_name, [t['task'] for t in self.tasks])
         return matches[-1]
 
