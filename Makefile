@@ -16,7 +16,7 @@ ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SANITY_ROOT := build/sanity/ansible_collections/kubeovn/mirror
 PYTEST_ARGS ?=
 
-.PHONY: help deps kube-apiserver test sanity unit integration bench demo lab-up lab-down clean
+.PHONY: help deps kube-apiserver test sanity lint unit integration bench demo docs lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
@@ -58,6 +58,14 @@ sanity: deps
 		PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --python 3.11 --local \
 			--skip-test pslint 2>&1 | grep -v 'Using locale'; exit $${PIPESTATUS[0]}
 
+# ansible-lint (production profile, .ansible-lint) on roles, playbooks and examples, and the
+# changelog fragments.
+lint: deps
+	@echo ">> ansible-lint (production profile) and antsibull-changelog lint"
+	@$(PY) -c "from tests.support.ansible import ensure_collection_link; ensure_collection_link()"
+	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build ansible-lint -q
+	@$(VENV)/bin/antsibull-changelog lint
+
 unit: deps
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
@@ -65,7 +73,7 @@ integration: deps kube-apiserver
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # One pytest session for unit + integration, so its closing line counts every test.
-test: sanity kube-apiserver
+test: sanity lint kube-apiserver
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
 # The one-machine lab (real OVS userspace datapath + OVN); see tests/support/lab.py.
@@ -81,6 +89,10 @@ bench: deps
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
 demo: deps kube-apiserver
 	@$(SUDO) $(PY) -m tests.support.demo build/demo
+
+# docs/reference/*.md from the modules' and roles' own documentation (ansible-doc).
+docs: deps
+	$(PY) tools/docs_reference.py
 
 clean:
 	rm -rf build tests/output .pytest_cache

@@ -13,13 +13,13 @@ short_description: Converge OVN Northbound mirrors to a declared list (GitOps)
 version_added: 0.1.0
 description:
   - Takes the whole list of mirrors you want, each with its ports or pods, and makes the
-    Northbound database match it in one transaction: every listed mirror gets exactly its
+    Northbound database match it in one transaction. Every listed mirror gets exactly its
     settings and exactly its ports.
   - Each mirror it writes carries the marker C(external_ids:kubeovn.mirror/owner=<owner>).
     With O(purge=true), mirrors carrying the same owner's marker that are no longer listed
     are deleted. Mirrors without that marker (made by hand, by another owner, or by other
     tools) are never deleted by purge.
-  - A listed mirror that already exists without the marker is taken over: it is updated to
+  - A listed mirror that already exists without the marker is taken over; it is updated to
     the declared settings and gets the marker.
   - If any listed port does not exist, the task fails naming every missing port and
     nothing is written. The role M(kubeovn.mirror.mirrors) wraps this module.
