@@ -114,8 +114,8 @@ def test_diff_shows_the_changed_fields(seeded):
     ([WEB], {'owner': ''}, 'owner name must not be empty'),
     ([dict(WEB, filter='sideways')], {}, 'sideways'),
 ])
-def test_bad_input_fails_naming_the_value_and_writes_nothing(seeded, mirrors, options,
-                                                            message):
+def test_bad_input_fails_naming_the_value_and_writes_nothing(
+        seeded, mirrors, options, message):
     nb = seeded
     converge(nb, [DB])
     before = nb.dump()

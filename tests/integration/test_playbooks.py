@@ -63,8 +63,8 @@ def nb_ports(lab, name):
                             'mirror_rules{>=}' + uuid).split())
 
 
-def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(lab, cluster,
-                                                                               tmp_path):
+def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(
+        lab, cluster, tmp_path):
     kube = cluster
     # Things the teardown must leave alone: a hand-made mirror and another NAD.
     lab.nbctl('mirror-add', 'by-hand', 'gre', '5', 'to-lport', SINK_IP)

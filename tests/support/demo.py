@@ -68,8 +68,8 @@ class Demo:
         proc.wait(600)
         if proc.returncode != 0 or totals['failed'] or totals['unreachable']:
             raise SystemExit('ansible-playbook %s failed (rc=%d)' % (playbook, proc.returncode))
-        self.say('-> ok=%d changed=%d failed=%d' % (totals['ok'], totals['changed'],
-                                                     totals['failed']))
+        self.say('-> ok=%d changed=%d failed=%d'
+                 % (totals['ok'], totals['changed'], totals['failed']))
         return totals
 
     def converge_all(self):
@@ -203,8 +203,8 @@ class Demo:
         self.say('What OVS copied to %s (local mirror web0-local, both directions):'
                  % MIRROR_TAP)
         for (src, dst, what), number in sorted(local_counts.items()):
-            print('           %2d x %s %s -> %s' % (number, what, POD_BY_IP.get(src, src),
-                                                   POD_BY_IP.get(dst, dst)))
+            print('           %2d x %s %s -> %s'
+                  % (number, what, POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst)))
 
     def stop(self):
         self.step('Stop everything')
