@@ -213,6 +213,13 @@ def check_name(kind, name):
         raise ValueError('%s name must not be empty, got %r' % (kind, name))
     if str(name) != str(name).strip():
         raise ValueError('%s name %r has leading or trailing white space' % (kind, name))
+    check_text('%s name' % kind, name)
+
+
+def check_text(what, value):
+    """OVSDB refuses control characters (a NUL makes ovsdb-server drop the connection)."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7f for char in str(value)):
+        raise ValueError('%s %r contains a control character' % (what, value))
 
 
 def normalize_ip(value):
@@ -251,6 +258,9 @@ def desired_mirror(params, current, support):
     if params.get('external_ids') is not None:
         desired['external_ids'] = dict(
             (str(key), str(value)) for key, value in params['external_ids'].items())
+        for key, value in desired['external_ids'].items():
+            check_text('external_ids key', key)
+            check_text('external_ids value', value)
     desired.setdefault('external_ids', {})
 
     mirror_type = desired.get('type')
@@ -268,6 +278,7 @@ def desired_mirror(params, current, support):
         # local: the sink is an OVS interface's external_ids:mirror-id; lport: an LSP name.
         if not str(desired['sink']).strip():
             raise ValueError('sink must not be empty for a %s mirror' % mirror_type)
+        check_text('sink', desired['sink'])
         if desired.get('index') is None:
             desired['index'] = 0
     return desired
@@ -303,7 +314,8 @@ def plan_mirror(params, support):
         row = find_row(api, 'Mirror', name)
         before = mirror_record(row, attached_ports(api, row)) if row is not None else {}
         if state == 'absent':
-            commands = [api.db_destroy('Mirror', row.uuid)] if row is not None else []
+            commands = [] if row is None else [
+                ovsdb.verify_command(api, [(row, 'name')]), api.db_destroy('Mirror', row.uuid)]
             return dict(changed=bool(commands), before=before, after={}), commands
         after, commands = converge_mirror(api, row, before, params, support)
         return dict(changed=bool(commands), before=before, after=after), commands
@@ -319,8 +331,8 @@ def converge_mirror(api, row, before, params, support):
             desired['name'], desired['type'], desired['index'], desired['filter'],
             desired['sink'], external_ids=desired['external_ids'])
         return dict(desired, ports=[]), [command]
-    commands = []
     changed = [key for key in MIRROR_UPDATABLE if desired[key] != before[key]]
+    commands = [ovsdb.verify_command(api, [(row, key) for key in changed])] if changed else []
     plain = [(key, desired[key]) for key in changed if key != 'external_ids']
     if plain:
         commands.append(api.db_set('Mirror', row.uuid, *plain))
@@ -331,6 +343,27 @@ def converge_mirror(api, row, before, params, support):
             commands.append(api.db_set('Mirror', row.uuid,
                                        ('external_ids', desired['external_ids'])))
     return dict(desired, ports=before['ports']), commands
+
+
+def attachment_commands(api, mirror_row, mirror_reference, attach, detach):
+    """Commands attaching the mirror to the LSPs named in `attach` and detaching it from
+    those in `detach`, verifying at commit that neither those ports nor an existing mirror
+    changed since they were read (so a port deleted meanwhile is noticed, not skipped).
+    `mirror_reference` is the mirror's UUID, or its name when it is created in the same
+    transaction (ovsdbapp finds rows inserted by the transaction)."""
+    if not attach and not detach:
+        return []
+    read = [(find_row(api, 'Logical_Switch_Port', name), 'mirror_rules')
+            for name in list(attach) + list(detach)]
+    read = [(row, column) for row, column in read if row is not None]
+    if mirror_row is not None:
+        read.append((mirror_row, 'name'))
+    commands = [ovsdb.verify_command(api, read)]
+    commands += [api.lsp_attach_mirror(name, mirror_reference, may_exist=True)
+                 for name in attach]
+    commands += [api.lsp_detach_mirror(name, mirror_reference, if_exists=True)
+                 for name in detach]
+    return commands
 
 
 def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
@@ -360,10 +393,8 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
         else:
             attach = []
             detach = [name for name in lsp_names if name in current]
-        commands = [api.lsp_attach_mirror(name, mirror.uuid, may_exist=True)
-                    for name in attach]
-        commands += [api.lsp_detach_mirror(name, mirror.uuid, if_exists=True)
-                     for name in detach]
+        commands = attachment_commands(api, mirror, mirror.uuid if mirror else None,
+                                       attach, detach)
         after = sorted((set(current) | set(attach)) - set(detach))
         outcome = dict(changed=bool(commands), attached=attach, detached=detach,
                        before=dict(mirror=mirror_name, ports=current),
@@ -423,7 +454,8 @@ def plan_mirror_set(mirrors, owner, purge, support):
                 before[name] = current
             if item.get('state', 'present') == 'absent':
                 if row is not None:
-                    commands.append(api.db_destroy('Mirror', row.uuid))
+                    commands += [ovsdb.verify_command(api, [(row, 'name')]),
+                                 api.db_destroy('Mirror', row.uuid)]
                     deleted.append(name)
                 continue
             params = dict(item, external_ids=dict(item.get('external_ids') or {},
@@ -440,13 +472,10 @@ def plan_mirror_set(mirrors, owner, purge, support):
             current_ports = current.get('ports', [])
             # A mirror created in this transaction is found by name (ovsdbapp looks rows up
             # in the IDL, which holds the transaction's inserted rows).
-            reference = row.uuid if row is not None else name
             attach = [port for port in wanted_ports if port not in current_ports]
             detach = [port for port in current_ports if port not in wanted_ports]
-            commands += [api.lsp_attach_mirror(port, reference, may_exist=True)
-                         for port in attach]
-            commands += [api.lsp_detach_mirror(port, reference, if_exists=True)
-                         for port in detach]
+            commands += attachment_commands(api, row, row.uuid if row is not None else name,
+                                            attach, detach)
             after[name] = dict(record, ports=sorted(wanted_ports))
             if row is None:
                 created.append(name)
@@ -456,7 +485,8 @@ def plan_mirror_set(mirrors, owner, purge, support):
             for row in api.tables['Mirror'].rows.values():
                 if row.name not in declared and row.external_ids.get(OWNER_KEY) == owner:
                     before[row.name] = mirror_record(row, attached.get(row.uuid, []))
-                    commands.append(api.db_destroy('Mirror', row.uuid))
+                    commands += [ovsdb.verify_command(api, [(row, 'name')]),
+                                 api.db_destroy('Mirror', row.uuid)]
                     deleted.append(row.name)
         if missing:
             raise LookupError('nothing was changed because these do not exist: %s'

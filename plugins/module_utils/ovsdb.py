@@ -217,8 +217,13 @@ def open_session(api_class, schema_name, connection, views, timeout,
         api = api_class(conn)
     except ovsdbapp_exceptions.OvsdbConnectionUnavailable as exc:
         idl.close()
+        if isinstance(exc.__cause__, ovsdbapp_exceptions.TimeoutException):
+            # (ovsdbapp's TimeoutException cannot be turned into text.)
+            reason = 'no initial data within %s s' % timeout
+        else:
+            reason = exc.__cause__ or exc
         raise OvsdbError('cannot connect to the %s database at %s: %s' % (
-            schema_name, ','.join(remotes), exc.__cause__ or exc))
+            schema_name, ','.join(remotes), reason))
     # From here on transactions get the module's full timeout.
     conn.timeout = timeout
     return OvsdbSession(api, schema, remotes)
@@ -251,8 +256,10 @@ def run_module_plan(module, session, planner):
     the message on bad input, a missing object or a failed commit."""
     try:
         return run_planned(session.api, planner, check_mode=module.check_mode)
-    except (ValueError, LookupError, OvsdbError) as exc:
+    except (ValueError, LookupError) as exc:
         module.fail_json(msg=str(exc))
+    except OvsdbError as exc:
+        module.fail_json(msg='%s (database: %s)' % (exc, ','.join(session.remotes)))
 
 
 def run_planned(api, planner, check_mode=False):
@@ -268,8 +275,11 @@ def run_planned(api, planner, check_mode=False):
             txn.add(command)
     except (ValueError, LookupError):
         raise
-    except ovsdbapp_exceptions.TimeoutException as exc:
-        raise OvsdbError('the transaction did not complete within the timeout: %s' % exc)
+    except ovsdbapp_exceptions.TimeoutException:
+        # ovsdbapp's message lists the commands (the whole plan); say what happened instead.
+        raise OvsdbError('the transaction got no answer within %s s: the database stopped '
+                         'answering or the connection was lost. It was applied completely or '
+                         'not at all; running again converges' % api.ovsdb_connection.timeout)
     except RuntimeError as exc:
         raise OvsdbError(str(exc))
     return command.result
@@ -286,3 +296,14 @@ if HAS_OVSDBAPP:
 
         def run_idl(self, txn):
             self.result = self.apply(txn)
+
+
+def verify_command(api, rows_and_columns):
+    """A command asserting, at commit, that each (row, column) is unchanged since it was
+    read. A row deleted or changed by someone else meanwhile makes the server refuse the
+    transaction; ovsdbapp then retries it and our planner plans again from fresh rows.
+    (Without it, a write to a row that vanished matches nothing and is silently lost.)"""
+    def verify(txn):
+        for row, column in rows_and_columns:
+            row.verify(column)
+    return CallbackCommand(api, verify)

@@ -1,13 +1,18 @@
 """Fixtures giving each test a real OVN Northbound ovsdb-server and an independent reader."""
 
+import json
 import shutil
 import subprocess
+import sys
 import uuid
 
 import pytest
 
-from tests.support.ansible import run_module, run_playbook
+from tests.support.ansible import ensure_collection_link, run_module, run_playbook
 from tests.support.daemons import OvsdbServer, Pki
+
+# Tests that drive module_utils directly import the collection from build/.
+sys.path.insert(0, ensure_collection_link())
 
 for tool in ('ovsdb-server', 'ovn-nbctl', 'ovsdb-client', 'openssl'):
     if shutil.which(tool) is None:
@@ -59,31 +64,40 @@ class Nb:
         return subprocess.run(['ovsdb-client', 'dump', self.server.unix, 'OVN_Northbound'],
                               check=True, capture_output=True, text=True, timeout=60).stdout
 
+    def _rows(self, table, columns):
+        """Every row of `table` as ovn-nbctl reads it (names compared in Python, so any
+        unicode or quoting in a name is fine)."""
+        out = self.nbctl('--format=json', '--columns=' + ','.join(columns), 'list', table)
+        data = json.loads(out)
+        return [dict(zip(data['headings'], row)) for row in data['data']]
+
     def mirror(self, name):
         """The mirror row as ovn-nbctl sees it, or None."""
-        out = subprocess.run(
-            ['ovn-nbctl', '--db=' + self.server.unix, '--format=json', '--columns=name,type,'
-             'index,filter,sink,external_ids', 'find', 'Mirror', 'name="%s"' % name],
-            check=True, capture_output=True, text=True, timeout=60).stdout
-        import json
-        data = json.loads(out)
-        if not data['data']:
-            return None
-        row = dict(zip(data['headings'], data['data'][0]))
-        row['external_ids'] = dict(row['external_ids'][1])
-        return row
+        for row in self._rows('Mirror', ['name', 'type', 'index', 'filter', 'sink',
+                                         'external_ids']):
+            if row['name'] == name:
+                row['external_ids'] = dict(row['external_ids'][1])
+                return row
+        return None
 
     def mirror_uuid(self, name):
-        return self.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name="%s"' % name)
+        for row in self._rows('Mirror', ['_uuid', 'name']):
+            if row['name'] == name:
+                return row['_uuid'][1]
+        return ''
 
     def ports_of(self, mirror_name):
         """LSP names whose mirror_rules hold the mirror, read with ovn-nbctl."""
         uuid = self.mirror_uuid(mirror_name)
         if not uuid:
             return []
-        out = self.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch_Port',
-                         'mirror_rules{>=}%s' % uuid)
-        return sorted(line for line in out.splitlines() if line)
+        ports = []
+        for row in self._rows('Logical_Switch_Port', ['name', 'mirror_rules']):
+            rules = row['mirror_rules']
+            uuids = [rules[1]] if rules[0] == 'uuid' else [u[1] for u in rules[1]]
+            if uuid in uuids:
+                ports.append(row['name'])
+        return sorted(ports)
 
     def run(self, module, args, **options):
         args = dict(args)

@@ -74,6 +74,8 @@ class OvsdbServer:
     def start(self):
         if not os.path.exists(self.db):
             subprocess.run(['ovsdb-tool', 'create', self.db, self.schema], check=True)
+        if os.path.exists(self.sock):   # left by a killed server: wait for the new one's
+            os.unlink(self.sock)
         cmd = ['ovsdb-server', self.db, '--remote=punix:' + self.sock,
                '--unixctl=' + self.ctl, '--log-file=' + self.log]
         if self.tcp_port:
@@ -136,3 +138,74 @@ class Pki:
                       '-subj', '/CN=' + cn)
         self._openssl('x509', '-req', '-in', csr, '-CA', self.ca_cert, '-CAkey', self.ca_key,
                       '-CAcreateserial', '-out', cert, '-days', '2')
+
+
+class NbCluster:
+    """A 3-member clustered (RAFT) OVN NB, every member on 127.0.0.1, each a separate
+    ovsdb-server started and stopped by its own pid."""
+
+    def __init__(self, workdir, size=3, schema=NB_SCHEMA):
+        self.workdir = str(workdir)
+        self.schema = schema
+        self.members = []
+        for index in range(size):
+            name = 'nb%d' % (index + 1)
+            self.members.append(dict(
+                name=name, db=os.path.join(self.workdir, name + '.db'),
+                ctl=os.path.join(self.workdir, name + '.ctl'),
+                log=os.path.join(self.workdir, name + '.log'),
+                raft='tcp:127.0.0.1:%d' % free_port(), port=free_port(), proc=None))
+
+    @property
+    def connection(self):
+        """Every member's client remote, comma-separated (what the modules are given)."""
+        return ','.join('tcp:127.0.0.1:%d' % m['port'] for m in self.members)
+
+    def start(self):
+        first = self.members[0]
+        subprocess.run(['ovsdb-tool', 'create-cluster', first['db'], self.schema,
+                        first['raft']], check=True)
+        for member in self.members[1:]:
+            subprocess.run(['ovsdb-tool', 'join-cluster', member['db'], 'OVN_Northbound',
+                            member['raft'], first['raft']], check=True)
+        for member in self.members:
+            self._start(member)
+        wait_until(lambda: self.leader() is not None and all(
+            'Status: cluster member' in self.status(m) for m in self.members), 30,
+            'NB cluster formed')
+        return self
+
+    def _start(self, member):
+        member['proc'] = subprocess.Popen(
+            ['ovsdb-server', member['db'], '--remote=ptcp:%d:127.0.0.1' % member['port'],
+             '--unixctl=' + member['ctl'], '--log-file=' + member['log']],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(member['ctl']), 10, member['name'] + ' control socket')
+
+    def status(self, member):
+        if member['proc'] is None or member['proc'].poll() is not None:
+            return ''
+        return subprocess.run(['ovs-appctl', '-t', member['ctl'], 'cluster/status',
+                               'OVN_Northbound'], capture_output=True, text=True,
+                              timeout=10, check=False).stdout
+
+    def leader(self):
+        """The member that is leader now, or None."""
+        for member in self.members:
+            if 'Role: leader' in self.status(member):
+                return member
+        return None
+
+    def kill(self, member):
+        """SIGKILL: the member dies as in a crash (no clean leadership transfer)."""
+        member['proc'].kill()
+        member['proc'].wait(10)
+
+    def stop(self):
+        stop_processes([m['proc'] for m in self.members])
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,179 @@
+"""The OVN modules when the database fails: a clustered NB losing its leader mid-run, a
+server stopped mid-run, a port deleted by someone else between plan and commit.
+
+In every case the database holds all or none of the run's transaction. (NB unreachable
+before the run, a server that never answers, and an untrusted CA are in test_ovn_mirror.py.)
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.support.ansible import run_module
+from tests.support.daemons import NbCluster, OvsdbServer, wait_until
+
+PORTS = ['pod-%03d.load' % index for index in range(200)]
+# When the leader is killed, as a fraction of the module process's lifetime measured on an
+# undisturbed run just before: from while it imports and connects to when it commits.
+KILL_POINTS = [0.5, 0.7, 0.85, 0.95, 1.0]
+MODULE_PROCESS = b'AnsiballZ_ovn_lsp_mirror'
+
+
+def module_running():
+    """Whether the module's own process (Ansible's AnsiballZ wrapper) runs now."""
+    for pid in os.listdir('/proc'):
+        if pid.isdigit():
+            try:
+                with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                    if MODULE_PROCESS in handle.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def wait_for_module_process(timeout=30):
+    wait_until(module_running, timeout, 'the module process', interval=0.005)
+
+
+def module_lifetime(connection, workdir):
+    """Seconds the module process lives for a 200-port request that changes nothing."""
+    thread = threading.Thread(target=lambda: run_module(
+        'ovn_lsp_mirror', dict(mirror='mirror1', ports=PORTS, state='absent',
+                               nb_connection=connection), workdir))
+    thread.start()
+    wait_for_module_process()
+    started = time.monotonic()
+    wait_until(lambda: not module_running(), 30, 'the module to finish', interval=0.005)
+    thread.join(30)
+    return time.monotonic() - started
+
+
+def nbctl(connection, *args):
+    return subprocess.run(['ovn-nbctl', '--db=' + connection, '--timeout=30'] + list(args),
+                          check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def seed(connection):
+    commands = ['ls-add', 'sw0']
+    for port in PORTS:
+        commands += ['--', 'lsp-add', 'sw0', port]
+    commands += ['--', 'mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21']
+    nbctl(connection, *commands)
+
+
+def attached(connection):
+    uuid = nbctl(connection, '--bare', '--columns=_uuid', 'find', 'Mirror', 'name=mirror1')
+    return len(nbctl(connection, '--bare', '--columns=name', 'find', 'Logical_Switch_Port',
+                     'mirror_rules{>=}' + uuid).split())
+
+
+def attach_in_background(connection, workdir, timeout=20):
+    """ansible-playbook attaching all PORTS, in a thread; the result lands in box[0]."""
+    box = []
+    thread = threading.Thread(target=lambda: box.append(run_module(
+        'ovn_lsp_mirror', dict(mirror='mirror1', ports=PORTS, nb_connection=connection,
+                               timeout=timeout), workdir)))
+    thread.start()
+    return thread, box
+
+
+@pytest.mark.parametrize('point', KILL_POINTS)
+def test_leader_killed_during_a_200_port_run_gives_all_or_none(tmp_path, point):
+    with NbCluster(tmp_path) as cluster:
+        seed(cluster.connection)
+        assert attached(cluster.connection) == 0
+        lifetime = module_lifetime(cluster.connection, tmp_path)
+        delay = point * lifetime
+        leader = cluster.leader()
+        thread, box = attach_in_background(cluster.connection, tmp_path)
+        wait_for_module_process()
+        started = time.monotonic()
+        time.sleep(delay)
+        cluster.kill(leader)
+        killed_at = time.monotonic() - started
+        thread.join(90)
+        assert box, 'the run did not finish'
+        result = box[0]
+        wait_until(lambda: cluster.leader() is not None, 30, 'a new leader')
+        count = attached(cluster.connection)
+        outcome = 'failed: %s' % result.get('msg') if result.get('failed') else \
+            'succeeded (changed=%s)' % result.get('changed')
+        print('leader %s killed %.2f s into the module (lives %.2f s); run %s; new leader %s; %d of 200 attached'
+              % (leader['name'], killed_at, lifetime, outcome, cluster.leader()['name'], count))
+        assert count in (0, 200), count
+        if result.get('failed'):
+            assert result['msg'] and 'Traceback' not in result['msg'], result
+        else:
+            assert count == 200 and sorted(result['ports']) == sorted(PORTS), result
+
+
+@pytest.mark.parametrize('point', [0.6, 0.9])
+def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path, point):
+    server = OvsdbServer(tmp_path, tcp=True).start()
+    try:
+        seed(server.unix)
+        delay = point * module_lifetime(server.tcp, tmp_path)
+        thread, box = attach_in_background(server.tcp, tmp_path, timeout=5)
+        wait_for_module_process()
+        started = time.monotonic()
+        time.sleep(delay)
+        server.proc.kill()
+        thread.join(60)
+        took = time.monotonic() - started
+    finally:
+        server.stop()
+    result = box[0]
+    server = OvsdbServer(tmp_path, tcp=True, db_file=server.db).start()
+    try:
+        count = attached(server.unix)
+    finally:
+        server.stop()
+    print('server killed %.2f s into the module; run %s %.1f s later; %d of 200 attached'
+          % (delay, 'failed: %s' % result.get('msg') if result.get('failed') else 'succeeded',
+             took, count))
+    assert count in (0, 200)
+    if result.get('failed'):
+        assert 'module_stdout' not in result, result
+        assert server.tcp.split(':')[-1] in result['msg'] or 'timeout' in result['msg'] \
+            or 'connect' in result['msg'], result['msg']
+    assert took < 60
+
+
+def test_port_deleted_between_plan_and_commit_is_replanned(nb):
+    """ovsdbapp re-runs a transaction the server refuses as stale (TRY_AGAIN); our planner
+    runs inside it, so the retry plans again from fresh rows and sees the port is gone."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+    from ovsdbapp.schema.ovn_northbound import impl_idl
+    nb.add_ports(['web-0.default', 'web-1.default'])
+    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
+    names = ['web-0.default', 'web-1.default']
+    session = ovsdb.open_session(
+        impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound', nb.connection,
+        [ovsdb.TableView('Mirror', ovn_nb.MIRROR_COLUMNS),
+         ovsdb.TableView('Logical_Switch_Port', ovn_nb.LSP_COLUMNS)], timeout=10)
+    plans = []
+    planner = ovn_nb.plan_lsp_attachments('mirror1', names, 'present', False)
+
+    def deleting_after_first_plan(api):
+        plans.append('planning')
+        outcome = planner(api)
+        plans[-1] = outcome[0]
+        if len(plans) == 1:
+            # Someone else deletes a port after we planned, before our commit reaches
+            # the server.
+            nb.nbctl('lsp-del', 'web-1.default')
+        return outcome
+
+    before = nb.dump()
+    with session:
+        with pytest.raises(LookupError) as error:
+            ovsdb.run_planned(session.api, deleting_after_first_plan)
+    # Planned twice: the first plan's commit was refused, the second saw the port gone.
+    assert len(plans) == 2 and plans[0]['attached'] == names and plans[1] == 'planning', plans
+    assert "logical switch port 'web-1.default'" in str(error.value)
+    assert nb.ports_of('mirror1') == []     # web-0 not attached either: all or nothing
+    assert 'web-1.default' in before and 'web-1.default' not in nb.dump()
