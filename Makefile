@@ -83,8 +83,9 @@ lab-up: deps
 lab-down: deps
 	$(PY) -m tests.support.lab down build/lab
 
-bench: deps
-	$(PY) bench/attach_scale.py
+# Every benchmark in one run; prints the table and rewrites bench/README.md's results.
+bench: deps kube-apiserver
+	$(SUDO) $(PY) bench/run.py
 
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
 demo: deps kube-apiserver

@@ -24,6 +24,18 @@ def pki(tmp_path_factory):
     return Pki(tmp_path_factory.mktemp('pki')).create()
 
 
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    """The one-machine OVN lab (tests/support/lab.py), one per test module, stopped by pid."""
+    from tests.support.lab import Lab
+    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
+    print('lab up in %.1f s' % lab.start_seconds)
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
 @pytest.fixture
 def nb(tmp_path, pki):
     """A fresh NB database served on unix, tcp and ssl; stopped by pid afterwards."""

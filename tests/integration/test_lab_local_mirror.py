@@ -3,22 +3,11 @@ datapath); copies read with tcpdump on the mirror's output tap."""
 
 import struct
 
-import pytest
-
 from tests.support.ansible import run_module
 from tests.support.daemons import wait_until
-from tests.support.lab import MIRROR_TAP, PODS, Lab
+from tests.support.lab import MIRROR_TAP, PODS
 
 WEB0, WEB1, DB0 = (PODS[pod][2] for pod in ('web-0', 'web-1', 'db-0'))
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
-    try:
-        yield lab
-    finally:
-        lab.down()
 
 
 def mirror(lab, workdir, **args):

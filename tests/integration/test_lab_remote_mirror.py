@@ -1,22 +1,10 @@
 """Remote mirroring end to end in the lab: the collection's modules through ansible-playbook
 configure the NB; ovn-controller builds the tunnel; the receiver namespace sees the copies."""
 
-import pytest
-
 from tests.support.ansible import run_playbook, task
-from tests.support.lab import PODS, SINK_IP, Lab, decode_mirrored
+from tests.support.lab import PODS, SINK_IP, decode_mirrored
 
 WEB0_IP, WEB1_IP = PODS['web-0'][2], PODS['web-1'][2]
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
-    print('lab up in %.1f s' % lab.start_seconds)
-    try:
-        yield lab
-    finally:
-        lab.down()
 
 
 def converge(lab, workdir, mirror, pods, state='present'):

@@ -7,21 +7,12 @@ import pytest
 import yaml
 
 from tests.support.ansible import REPO, run_collection_playbook
-from tests.support.lab import MIRROR_TAP, PODS, SINK_IP, Lab, decode_mirrored
+from tests.support.lab import MIRROR_TAP, PODS, SINK_IP, decode_mirrored
 from tests.support.standin import ClusterStandIn
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 MARK = 'kubeovn.mirror/owner'
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
-    try:
-        yield lab
-    finally:
-        lab.down()
 
 
 @pytest.fixture(scope='module')
@@ -104,6 +95,11 @@ def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(
     check_again = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS],
                        check=True)
     assert check_again.changed == 0, [t['task'] for t in check_again.tasks if t.get('changed')]
+    check_change = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS],
+                        check=True, diff=True, extra_vars={'remote_mirror_index': 100})
+    planned = check_change.result('OVN mirror towards the receiver')
+    assert planned['changed'] is True and planned['diff']['after']['index'] == 100, planned
+    assert nb_mirror(lab, 'web0-egress')['index'] == 99
 
     down = play(lab, kube, 'playbooks/teardown.yml', var_files=[REMOTE_VARS])
     assert down.failures == [], down.failures
