@@ -107,8 +107,8 @@ def without_none(**values):
 @SETTINGS
 @given(name=names, type_=types, index=indexes, filter_=filters, sink=sinks, ids=external_ids,
        state=st.sampled_from(['present', 'absent']))
-def test_ovn_mirror_fails_cleanly_or_writes_what_it_reports(fuzz_nb, name, type_, index,
-                                                           filter_, sink, ids, state):
+def test_ovn_mirror_fails_cleanly_or_writes_what_it_reports(
+        fuzz_nb, name, type_, index, filter_, sink, ids, state):
     args = without_none(name=name, type=type_, index=index, filter=filter_, sink=sink,
                         external_ids=ids, state=state)
     result = check_clean(fuzz_nb, 'ovn_mirror', args)
@@ -125,8 +125,8 @@ def test_ovn_mirror_fails_cleanly_or_writes_what_it_reports(fuzz_nb, name, type_
 @SETTINGS
 @given(mirror=st.one_of(st.sampled_from(['m1', 'm1', 'nope']), names), names_=ports,
        pods_=pods, exclusive=st.booleans(), state=st.sampled_from(['present', 'absent']))
-def test_ovn_lsp_mirror_fails_cleanly_or_writes_what_it_reports(fuzz_nb, mirror, names_,
-                                                               pods_, exclusive, state):
+def test_ovn_lsp_mirror_fails_cleanly_or_writes_what_it_reports(
+        fuzz_nb, mirror, names_, pods_, exclusive, state):
     args = dict(mirror=mirror, ports=names_, pods=pods_, exclusive=exclusive, state=state)
     result = check_clean(fuzz_nb, 'ovn_lsp_mirror', args)
     if not result.get('failed'):

@@ -10,8 +10,13 @@ import ssl
 import subprocess
 import time
 import urllib.request
+import warnings
 
 import yaml
+
+# The test apiserver serves a self-signed certificate on 127.0.0.1 (kubeconfigs here say
+# insecure-skip-tls-verify); urllib3 would warn on every request.
+warnings.filterwarnings('ignore', message='Unverified HTTPS request')
 
 from tests.support.daemons import free_port, stop_processes, wait_until
 

@@ -28,10 +28,7 @@ def _attachment_providers(annotation):
 class ClusterStandIn:
     def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900):
         """`addresses`: {(namespace, pod): IP} given to those pods on their attachments."""
-        import urllib3
         from kubernetes import client, config
-        # The test apiserver's certificate is self-signed (kubeconfig: insecure-skip-tls-verify).
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         api = config.new_client_from_config(kubeconfig)
         self.core = client.CoreV1Api(api)
         self.objects = client.CustomObjectsApi(api)
