@@ -31,8 +31,15 @@ def _version_of(value, option):
         raise ValueError('%s %r is not an IPv4 or IPv6 address' % (option, value))
 
 
+def check_link_name(name):
+    """A Linux interface name: 1 to 15 characters, no "/" and no white space."""
+    if not name or len(name) > 15 or '/' in name or any(char.isspace() for char in name):
+        raise ValueError('name %r is not a valid link name (1 to 15 characters, no "/" '
+                         'and no white space)' % (name,))
+
+
 def check_params(params):
-    """ValueError naming the offending value."""
+    """ValueError naming the offending value (for state=present)."""
     link_type = params['type']
     want = 6 if link_type.startswith('ip6') else 4
     for option in ('local', 'remote'):

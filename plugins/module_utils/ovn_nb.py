@@ -17,7 +17,8 @@ import ipaddress
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import lsp_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    check_name, check_text, lsp_name)
 
 try:
     from ovsdbapp.backend.ovs_idl import idlutils
@@ -208,20 +209,6 @@ def read_mirrors(api, name=None):
 
 # ---- validating ------------------------------------------------------------------------
 
-def check_name(kind, name):
-    if name is None or not str(name).strip():
-        raise ValueError('%s name must not be empty, got %r' % (kind, name))
-    if str(name) != str(name).strip():
-        raise ValueError('%s name %r has leading or trailing white space' % (kind, name))
-    check_text('%s name' % kind, name)
-
-
-def check_text(what, value):
-    """OVSDB refuses control characters (a NUL makes ovsdb-server drop the connection)."""
-    if any(ord(char) < 0x20 or ord(char) == 0x7f for char in str(value)):
-        raise ValueError('%s %r contains a control character' % (what, value))
-
-
 def normalize_ip(value):
     """The canonical text of an IPv4/IPv6 address (so 2001:db8::0:1 == 2001:db8::1)."""
     try:
@@ -282,6 +269,14 @@ def desired_mirror(params, current, support):
         if desired.get('index') is None:
             desired['index'] = 0
     return desired
+
+
+# Argument spec of a `pods` entry (documented in each module that takes pods).
+POD_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    namespace=dict(type='str', default='default'),
+    provider=dict(type='str'),
+)
 
 
 def pod_lsp_names(pods):

@@ -16,7 +16,7 @@ import os
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import lsp_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name, lsp_name
 
 try:
     from ovsdbapp.backend.ovs_idl import idlutils
@@ -101,9 +101,7 @@ def owner_of(mirror):
 
 def check_params(params):
     """Static checks that need no database; ValueError names the offending value."""
-    if not params['name'] or params['name'] != params['name'].strip():
-        raise ValueError('mirror name %r must be non-empty without surrounding spaces'
-                         % (params['name'],))
+    check_name('mirror', params['name'])
     snaplen = params.get('snaplen')
     if snaplen is not None and not SNAPLEN_RANGE[0] <= snaplen <= SNAPLEN_RANGE[1]:
         raise ValueError('snaplen %r must be within %d..%d' % ((snaplen,) + SNAPLEN_RANGE))
@@ -150,6 +148,7 @@ def plan_local_mirror(params):
                 return dict(changed=False, before=before, after={}, statistics={}), []
 
             def drop(txn):
+                bridge.verify('mirrors')   # gone meanwhile: the server refuses, we re-plan
                 bridge.delvalue('mirrors', mirror)
             return (dict(changed=True, before=before, after={}, statistics={}),
                     [ovsdb.CallbackCommand(api, drop)])
@@ -210,6 +209,11 @@ def plan_local_mirror(params):
         by_name = dict((port.name, port) for port in selected)
 
         def apply(txn):
+            # The plan read the bridge's mirrors and ports: if either changed meanwhile (a
+            # selected port removed, the mirror deleted) the server refuses the commit,
+            # ovsdbapp retries and the planner plans again from fresh rows.
+            bridge.verify('mirrors')
+            bridge.verify('ports')
             out = output_port
             if create_output is not None:
                 out = txn.insert(api.tables['Port'])

@@ -213,8 +213,11 @@ def open_session(api_class, schema_name, connection, views, timeout,
 
     remaining = max(deadline - time.time(), 0.1)
     conn = ovsdbapp_connection.Connection(idl, timeout=remaining)
+    # ovsdbapp keeps the first connection of an API class for the rest of the process; a
+    # subclass per session gives every session its own (a module opens one; tests, many).
+    session_class = type(api_class.__name__, (api_class,), {'_ovsdb_connection': None})
     try:
-        api = api_class(conn)
+        api = session_class(conn)
     except ovsdbapp_exceptions.OvsdbConnectionUnavailable as exc:
         idl.close()
         if isinstance(exc.__cause__, ovsdbapp_exceptions.TimeoutException):

@@ -137,14 +137,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if not params['name'] or len(params['name']) > 15 or '/' in params['name']:
-        module.fail_json(msg='name %r is not a valid link name (1 to 15 characters, no "/")'
-                         % params['name'])
-    if params['state'] == 'present':
-        try:
+    try:
+        gretap.check_link_name(params['name'])
+        if params['state'] == 'present':
             gretap.check_params(params)
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
     ip = [module.get_bin_path('ip', required=True)]
     if params['netns']:

@@ -140,11 +140,7 @@ def main():
         argument_spec=ovn_nb.nb_argument_spec(
             mirror=dict(type='str', required=True),
             ports=dict(type='list', elements='str', default=[]),
-            pods=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                namespace=dict(type='str', default='default'),
-                provider=dict(type='str'),
-            )),
+            pods=dict(type='list', elements='dict', default=[], options=ovn_nb.POD_OPTIONS),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclusive=dict(type='bool', default=False),
         ),

@@ -169,12 +169,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
 
-POD_OPTIONS = dict(
-    name=dict(type='str', required=True),
-    namespace=dict(type='str', default='default'),
-    provider=dict(type='str'),
-)
-
 MIRROR_OPTIONS = dict(
     name=dict(type='str', required=True),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
@@ -184,7 +178,7 @@ MIRROR_OPTIONS = dict(
     sink=dict(type='str'),
     external_ids=dict(type='dict', default={}),
     ports=dict(type='list', elements='str', default=[]),
-    pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
+    pods=dict(type='list', elements='dict', default=[], options=ovn_nb.POD_OPTIONS),
 )
 
 

@@ -139,3 +139,49 @@ def test_bad_input_fails_naming_the_value_and_writes_nothing(ovs, args, fragment
     assert result.get('failed') is True, result
     assert fragment in result['msg'], result['msg']
     assert ovs.dump() == before
+
+
+def planned_twice(ovs, params, meanwhile):
+    """Run the OVS planner once through module_utils, doing `meanwhile()` (another client's
+    change) right after the first plan; the plannings and the outcome (or the error)."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs as ovs_utils
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+    from ovsdbapp.schema.open_vswitch import impl_idl
+    defaults = dict(bridge='br-int', output_port='mirror0', create_output=False,
+                    output_vlan=None, select_all=False, ports=[], lsps=[], pods=[],
+                    direction='both', snaplen=None, external_ids=None, force=False,
+                    state='present')
+    planner = ovs_utils.plan_local_mirror(dict(defaults, **params))
+    plans = []
+
+    def planning(api):
+        plans.append('planning')
+        outcome = planner(api)
+        plans[-1] = outcome[0]
+        if len(plans) == 1:
+            meanwhile()
+        return outcome
+    views = [ovsdb.TableView(table, columns) for table, columns in ovs_utils.OVS_VIEWS]
+    with ovsdb.open_session(ovs_utils.NoWaitOvsdbIdl, 'Open_vSwitch', ovs.server.unix, views,
+                            timeout=10) as session:
+        try:
+            return plans, ovsdb.run_planned(session.api, planning)
+        except LookupError as exc:
+            return plans, exc
+
+
+def test_a_selected_port_removed_between_plan_and_commit_is_noticed(ovs):
+    plans, outcome = planned_twice(ovs, dict(name='m1', ports=['web0_h', 'web1_h']),
+                                   lambda: ovs.vsctl('del-port', 'br-int', 'web1_h'))
+    assert len(plans) == 2 and plans[0]['changed'] is True, plans
+    assert isinstance(outcome, LookupError) and "'web1_h'" in str(outcome), outcome
+    assert ovs.get('m1', 'name') == ''          # nothing written
+
+
+def test_a_mirror_deleted_between_plan_and_commit_is_not_reported_as_deleted(ovs):
+    ovs.run(dict(name='m1', ports=['web0_h']))
+    plans, outcome = planned_twice(ovs, dict(name='m1', state='absent'),
+                                   lambda: ovs.vsctl('clear', 'Bridge', 'br-int', 'mirrors'))
+    assert len(plans) == 2 and plans[0]['changed'] is True, plans
+    assert outcome['changed'] is False, outcome
+    assert ovs.get('m1', 'name') == ''

@@ -113,17 +113,26 @@ def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(
     assert play(lab, kube, 'playbooks/teardown.yml', var_files=[REMOTE_VARS]).changed == 0
 
 
-def test_teardown_leaves_a_same_named_mirror_it_did_not_create(lab, cluster):
+def test_teardown_leaves_what_it_did_not_create(lab, cluster):
+    """A same-named mirror without the marker, and (remote_mirror_networks: false) a
+    same-named NetworkAttachmentDefinition that was there before."""
     lab.nbctl('mirror-add', 'web0-egress', 'gre', '1', 'to-lport', SINK_IP)
+    nads = cluster.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'default')
+    nads.create({'apiVersion': 'k8s.cni.cncf.io/v1', 'kind': 'NetworkAttachmentDefinition',
+                 'metadata': {'name': 'mirrornet'}, 'spec': {'config': '{}'}})
     try:
-        down = play(lab, cluster, 'playbooks/teardown.yml', var_files=[REMOTE_VARS])
+        down = play(lab, cluster, 'playbooks/teardown.yml', var_files=[REMOTE_VARS],
+                    extra_vars={'remote_mirror_networks': False})
         assert down.failures == [], down.failures
         assert nb_mirror(lab, 'web0-egress')['index'] == 1
         assert 'was not created by this playbook' in down.result(
             'Leave alone a mirror this collection did not create')['msg']
+        assert nads.get_or_none('mirrornet') is not None
     finally:
         if nb_mirror(lab, 'web0-egress') is not None:
             lab.nbctl('mirror-del', 'web0-egress')
+        nads.api.delete_namespaced_custom_object('k8s.cni.cncf.io', 'v1', 'default',
+                                                 'network-attachment-definitions', 'mirrornet')
 
 
 def test_remote_mirror_refuses_a_mirror_without_ports(lab, cluster):

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap
 
 SHOW = json.dumps([{
@@ -41,3 +43,14 @@ def test_unsupported_message_says_what_the_kernel_lacks():
     message = gretap.unsupported_message('gretap', 'Error: Unknown device type.\n')
     assert 'ip_gre' in message and 'Unknown device type' in message
     assert gretap.unsupported_message('gretap', 'RTNETLINK answers: File exists') is None
+
+
+@pytest.mark.parametrize('name', ['', 'a-name-longer-than-15', 'a/b', 'a b'])
+def test_bad_link_names_are_refused(name):
+    with pytest.raises(ValueError) as error:
+        gretap.check_link_name(name)
+    assert repr(name) in str(error.value)
+
+
+def test_a_fifteen_character_link_name_is_fine():
+    gretap.check_link_name('mirror-15-chars')

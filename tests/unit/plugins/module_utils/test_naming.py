@@ -18,3 +18,19 @@ def test_provider_of_a_nad():
 def test_empty_parts_are_refused(pod, namespace):
     with pytest.raises(ValueError):
         naming.lsp_name(pod, namespace)
+
+
+@pytest.mark.parametrize('name,says', [
+    ('', 'must not be empty'), (' ', 'must not be empty'), (None, 'must not be empty'),
+    (' lead', 'white space'), ('trail ', 'white space'),
+    ('m\x002', 'control character'), ('tab\there', 'control character'),
+    ('del\x7f', 'control character')])
+def test_bad_names_are_refused_naming_the_value(name, says):
+    with pytest.raises(ValueError) as error:
+        naming.check_name('mirror', name)
+    assert says in str(error.value) and repr(name) in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['mirror1', 'web-0.default', 'mirror-ü', 'a.b/c'])
+def test_good_names_pass(name):
+    naming.check_name('mirror', name)

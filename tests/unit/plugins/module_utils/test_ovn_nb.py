@@ -118,12 +118,6 @@ def test_local_mirror_needs_no_index_and_a_non_empty_sink():
         ovn_nb.desired_mirror(params(type='local', filter='both', sink=' '), {}, NEWER)
 
 
-@pytest.mark.parametrize('name', ['', ' ', None, ' lead', 'trail '])
-def test_bad_names(name):
-    with pytest.raises(ValueError):
-        ovn_nb.check_name('mirror', name)
-
-
 def test_pods_become_kube_ovn_port_names_and_duplicates_go():
     names = ovn_nb.pod_lsp_names([
         {'name': 'web-0', 'namespace': 'default'},
