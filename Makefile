@@ -29,7 +29,7 @@ deps: $(STAMPS)/apt $(STAMPS)/venv
 # The test control plane's kube-apiserver: built once from Debian's kubernetes source
 # (~3 min) and cached under ~/.cache/kubeovn-mirror/bin; later runs only find it.
 kube-apiserver: $(STAMPS)/apt
-	@bash tests/kube/build-kube-apiserver.sh
+	@bash lab/kube/build-kube-apiserver.sh
 
 $(STAMPS)/apt:
 	@mkdir -p $(STAMPS)
@@ -62,7 +62,7 @@ sanity: deps
 # changelog fragments.
 lint: deps
 	@echo ">> ansible-lint (production profile) and antsibull-changelog lint"
-	@$(PY) -c "from tests.support.ansible import ensure_collection_link; ensure_collection_link()"
+	@$(PY) -c "from tools.collection import ensure_collection_link; ensure_collection_link()"
 	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build ansible-lint -q
 	@$(VENV)/bin/antsibull-changelog lint
 
@@ -76,12 +76,12 @@ integration: deps kube-apiserver
 test: sanity lint kube-apiserver
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
-# The one-machine lab (real OVS userspace datapath + OVN); see tests/support/lab.py.
+# The one-machine lab (real OVS userspace datapath + OVN); see lab/ovn.py.
 lab-up: deps
-	$(PY) -m tests.support.lab up build/lab
+	$(PY) -m lab.ovn up build/lab
 
 lab-down: deps
-	$(PY) -m tests.support.lab down build/lab
+	$(PY) -m lab.ovn down build/lab
 
 # Every benchmark in one run; prints the table and rewrites bench/README.md's results.
 bench: deps kube-apiserver
@@ -89,7 +89,7 @@ bench: deps kube-apiserver
 
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
 demo: deps kube-apiserver
-	@$(SUDO) $(PY) -m tests.support.demo build/demo
+	@$(SUDO) $(PY) -m lab.demo build/demo
 
 # docs/reference/*.md from the modules' and roles' own documentation (ansible-doc).
 docs: deps

@@ -23,8 +23,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.support.ansible import ansible_env, ensure_collection_link  # noqa: E402
-from tests.support.daemons import OvsdbServer  # noqa: E402
+from lab.ansible import ansible_env  # noqa: E402
+from tools.collection import ensure_collection_link  # noqa: E402
+from lab.daemons import OvsdbServer  # noqa: E402
 
 CACHE = os.path.expanduser('~/.cache/kubeovn-mirror/bench')
 CHUNK = 500  # LSPs per ovsdb-client call: one argument must stay under 128 KiB

@@ -27,8 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench.attach_scale import build_db, lsp, measure, timed  # noqa: E402
-from tests.support.ansible import ansible_env, ensure_collection_link, playbook_command  # noqa: E402
-from tests.support.daemons import OvsdbServer  # noqa: E402
+from lab.ansible import ansible_env, playbook_command  # noqa: E402
+from tools.collection import ensure_collection_link  # noqa: E402
+from lab.daemons import OvsdbServer  # noqa: E402
 
 README = os.path.join(REPO, 'bench', 'README.md')
 BIG = 100000
@@ -85,9 +86,9 @@ def load_rows(workdir):
 
 
 def playbook_rows(workdir):
-    from tests.support.kube import ControlPlane
-    from tests.support.lab import SINK_IP, Lab
-    from tests.support.standin import ClusterStandIn
+    from lab.kube import ControlPlane
+    from lab.ovn import SINK_IP, Lab
+    from lab.standin import ClusterStandIn
     plane = ControlPlane(os.path.join(workdir, 'kube'))
     os.makedirs(plane.workdir)
     lab = standin = None

@@ -1,5 +1,5 @@
 import os
 import sys
 
-# Make `tests.support` importable however pytest is started.
+# Make `lab` (the harness) and `tools` importable however pytest is started.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

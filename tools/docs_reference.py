@@ -15,7 +15,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.support.ansible import ensure_collection_link  # noqa: E402
+from tools.collection import ensure_collection_link  # noqa: E402
 
 MARKUP = [(re.compile(r'[MO]\(([^)=]+)(=[^)]*)?\)'), lambda m: '`%s%s`' % (m.group(1), m.group(2) or '')),
           (re.compile(r'[CV]\(([^)]*)\)'), lambda m: '`%s`' % m.group(1)),

@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 
-from tests.support.ansible import ensure_collection_link, run_module, run_playbook
-from tests.support.daemons import OvsdbServer, Pki
+from lab.ansible import run_module, run_playbook
+from tools.collection import ensure_collection_link
+from lab.daemons import OvsdbServer, Pki
 
 # Tests that drive module_utils directly import the collection from build/.
 sys.path.insert(0, ensure_collection_link())
@@ -26,8 +27,8 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
-    """The one-machine OVN lab (tests/support/lab.py), one per test module, stopped by pid."""
-    from tests.support.lab import Lab
+    """The one-machine OVN lab (lab/ovn.py), one per test module, stopped by pid."""
+    from lab.ovn import Lab
     lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
     print('lab up in %.1f s' % lab.start_seconds)
     try:
@@ -133,7 +134,7 @@ def kube(tmp_path_factory):
     Uses $KUBECONFIG's cluster instead when that variable is set.
     """
     import os
-    from tests.support.kube import ControlPlane
+    from lab.kube import ControlPlane
     if os.environ.get('KUBECONFIG'):
         yield KubeClients(os.environ['KUBECONFIG'], None)
         return

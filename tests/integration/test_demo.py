@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
-from tests.support.ansible import REPO
+from lab.ansible import REPO
 
 
 def test_make_demo_runs_start_to_finish(tmp_path):
     """What `make demo` runs (its own control plane and lab), checked on its output."""
-    proc = subprocess.run([sys.executable, '-m', 'tests.support.demo', '--quiet',
+    proc = subprocess.run([sys.executable, '-m', 'lab.demo', '--quiet',
                            str(tmp_path / 'demo')], cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
     out = proc.stdout

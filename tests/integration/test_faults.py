@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.support.ansible import run_module
-from tests.support.daemons import NbCluster, OvsdbServer, wait_until
+from lab.ansible import run_module
+from lab.daemons import NbCluster, OvsdbServer, wait_until
 
 PORTS = ['pod-%03d.load' % index for index in range(200)]
 # When the leader is killed, as a fraction of the module process's lifetime measured on an

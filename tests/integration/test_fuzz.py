@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import Nb
-from tests.support.ansible import REPO, ensure_collection_link
-from tests.support.daemons import OvsdbServer
+from tools.collection import REPO, ensure_collection_link
+from lab.daemons import OvsdbServer
 
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop', 'ü-0.default']
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,

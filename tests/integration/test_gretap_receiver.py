@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.support.ansible import run_module
+from lab.ansible import run_module
 
 
 def ip(*args, check=True):

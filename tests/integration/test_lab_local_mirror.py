@@ -3,9 +3,9 @@ datapath); copies read with tcpdump on the mirror's output tap."""
 
 import struct
 
-from tests.support.ansible import run_module
-from tests.support.daemons import wait_until
-from tests.support.lab import MIRROR_TAP, PODS
+from lab.ansible import run_module
+from lab.daemons import wait_until
+from lab.ovn import MIRROR_TAP, PODS
 
 WEB0, WEB1, DB0 = (PODS[pod][2] for pod in ('web-0', 'web-1', 'db-0'))
 

@@ -1,8 +1,8 @@
 """Remote mirroring end to end in the lab: the collection's modules through ansible-playbook
 configure the NB; ovn-controller builds the tunnel; the receiver namespace sees the copies."""
 
-from tests.support.ansible import run_playbook, task
-from tests.support.lab import PODS, SINK_IP, decode_mirrored
+from lab.ansible import run_playbook, task
+from lab.ovn import PODS, SINK_IP, decode_mirrored
 
 WEB0_IP, WEB1_IP = PODS['web-0'][2], PODS['web-1'][2]
 

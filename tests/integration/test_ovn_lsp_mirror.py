@@ -4,7 +4,7 @@ import concurrent.futures
 
 import pytest
 
-from tests.support.ansible import run_module
+from lab.ansible import run_module
 
 GRE = dict(name='mirror1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop', 'db-0.shop.attachnet.default.ovn']

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.support.ansible import task
-from tests.support.daemons import OvsdbServer
+from lab.ansible import task
+from lab.daemons import OvsdbServer
 
 GRE = dict(name='mirror1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 

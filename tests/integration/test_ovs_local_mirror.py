@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.support.ansible import run_module
-from tests.support.daemons import VSWITCH_SCHEMA, OvsdbServer
+from lab.ansible import run_module
+from lab.daemons import VSWITCH_SCHEMA, OvsdbServer
 
 
 class Ovs:

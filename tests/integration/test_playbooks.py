@@ -1,14 +1,14 @@
 """The collection's playbooks end to end: the lab's OVN/OVS daemons, the test control plane,
-and a stand-in for the kubelet and Kube-OVN (tests/support/standin.py)."""
+and a stand-in for the kubelet and Kube-OVN (lab/standin.py)."""
 
 import os
 
 import pytest
 import yaml
 
-from tests.support.ansible import REPO, run_collection_playbook
-from tests.support.lab import MIRROR_TAP, PODS, SINK_IP, decode_mirrored
-from tests.support.standin import ClusterStandIn
+from lab.ansible import REPO, run_collection_playbook
+from lab.ovn import MIRROR_TAP, PODS, SINK_IP, decode_mirrored
+from lab.standin import ClusterStandIn
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')

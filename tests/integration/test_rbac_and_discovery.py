@@ -10,9 +10,9 @@ import uuid
 import pytest
 import yaml
 
-from tests.support.ansible import REPO, run_playbook
-from tests.support.daemons import OvsdbServer, stop_processes, wait_until
-from tests.support.kube import write_kubeconfig
+from lab.ansible import REPO, run_playbook
+from lab.daemons import OvsdbServer, stop_processes, wait_until
+from lab.kube import write_kubeconfig
 
 from test_roles_k8s import (UNDERLAY, failed, messages, play_kube_ovn_for_underlay,
                             play_kubelet_and_kube_ovn, role_task)

@@ -1,4 +1,4 @@
-"""The Kubernetes-side roles against a real kube-apiserver + etcd (tests/support/kube.py).
+"""The Kubernetes-side roles against a real kube-apiserver + etcd (lab/kube.py).
 
 There is no kubelet and no Kube-OVN controller: where a role waits for them, the test plays
 their part explicitly in a bounded background thread (pod status via the status
@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.support.ansible import run_playbook
+from lab.ansible import run_playbook
 
 pytestmark = pytest.mark.kube
 
@@ -122,7 +122,7 @@ def test_attachment_network_fails_clearly_without_multus(kube, namespace, tmp_pa
         assert failed(result), result
         assert 'Multus is not installed' in failed(result)[0]['msg']
     finally:
-        kube.plane.kubectl_apply(__import__('tests.support.kube', fromlist=['CRDS']).CRDS)
+        kube.plane.kubectl_apply(__import__('lab.kube', fromlist=['CRDS']).CRDS)
 
 
 # ---- underlay_network ---------------------------------------------------------------------

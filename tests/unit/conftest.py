@@ -3,7 +3,7 @@
 import os
 import sys
 
-from tests.support.ansible import ensure_collection_link
+from tools.collection import ensure_collection_link
 
 sys.path.insert(0, ensure_collection_link())
 os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', ensure_collection_link())

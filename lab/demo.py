@@ -16,10 +16,10 @@ import time
 
 import yaml
 
-from tests.support.ansible import REPO, ansible_env, playbook_command
-from tests.support.kube import ControlPlane
-from tests.support.lab import MIRROR_TAP, PODS, POD_BY_IP, SINK_IP, Lab, decode_mirrored
-from tests.support.standin import ClusterStandIn
+from lab.ansible import REPO, ansible_env, playbook_command
+from lab.kube import ControlPlane
+from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, SINK_IP, Lab, decode_mirrored
+from lab.standin import ClusterStandIn
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')

@@ -8,18 +8,7 @@ import tempfile
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(REPO, 'build')
-
-
-def ensure_collection_link():
-    """build/ansible_collections/kubeovn/mirror -> the repository (its root is the collection)."""
-    parent = os.path.join(COLLECTIONS, 'ansible_collections', 'kubeovn')
-    link = os.path.join(parent, 'mirror')
-    os.makedirs(parent, exist_ok=True)
-    if not os.path.islink(link):
-        os.symlink(os.path.relpath(REPO, parent), link)
-    return COLLECTIONS
+from tools.collection import REPO, ensure_collection_link
 
 
 def ansible_env(extra=None):

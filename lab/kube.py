@@ -18,18 +18,18 @@ import yaml
 # insecure-skip-tls-verify); urllib3 would warn on every request.
 warnings.filterwarnings('ignore', message='Unverified HTTPS request')
 
-from tests.support.daemons import free_port, stop_processes, wait_until
+from lab.daemons import free_port, stop_processes, wait_until
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD_SCRIPT = os.path.join(REPO, 'tests', 'kube', 'build-kube-apiserver.sh')
-CRDS = os.path.join(REPO, 'tests', 'kube', 'crds.yaml')
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD_SCRIPT = os.path.join(HERE, 'kube', 'build-kube-apiserver.sh')
+CRDS = os.path.join(HERE, 'kube', 'crds.yaml')
 
 # Users known to the apiserver's static token file: (token, user, uid, groups).
 ADMIN = ('admin-token', 'kube-admin', '1', 'system:masters')
 
 
 def kube_apiserver_binary():
-    """The cached kube-apiserver, built by tests/kube/build-kube-apiserver.sh when missing."""
+    """The cached kube-apiserver, built by lab/kube/build-kube-apiserver.sh when missing."""
     out = subprocess.run(['bash', BUILD_SCRIPT], check=True, stdout=subprocess.PIPE,
                          text=True, timeout=1800).stdout
     return out.strip().splitlines()[-1]

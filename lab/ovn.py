@@ -14,8 +14,7 @@ import struct
 import subprocess
 import time
 
-from tests.support.daemons import (NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, stop_processes,
-                                   wait_until)
+from lab.daemons import NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, stop_processes, wait_until
 
 PREFIX = 'kml'                      # every netns / link name made here starts with this
 UNDERLAY_IP, SINK_IP = '172.31.0.1', '172.31.0.21'
@@ -313,7 +312,7 @@ def decode_mirrored(path):
 
 
 def main(argv=None):
-    """`python -m tests.support.lab up|down [RUNDIR]` (make lab-up / make lab-down)."""
+    """`python -m lab.ovn up|down [RUNDIR]` (make lab-up / make lab-down)."""
     import argparse
     parser = argparse.ArgumentParser(description='the one-machine OVN mirroring lab')
     parser.add_argument('action', choices=['up', 'down'])
