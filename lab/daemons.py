@@ -1,6 +1,17 @@
-"""Starting and stopping real OVS/OVN daemons for tests, always by the pid we started."""
+"""Starting and stopping real OVS/OVN daemons for tests, always by the pid we started.
+
+Two rules every harness object here (and in lab/kube.py, lab/ovn.py) follows:
+- Ports cannot collide: a daemon that can bind port 0 does, and the port is read back from
+  its log; ports that must be known before a daemon starts (RAFT addresses, etcd,
+  kube-apiserver) come from `reserve_ports`, all chosen while their sockets are held open, and
+  a start that finds one taken meanwhile ("Address already in use") starts again with new
+  ports, a bounded number of times (`start_with_fresh_ports`).
+- A start that fails stops every process it had started, by pid, and raises `DaemonError`
+  naming the daemon and showing the tail of its log.
+"""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,12 +21,55 @@ NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
 SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
+ADDRESS_IN_USE = 'Address already in use'
+PORT_ATTEMPTS = 3
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+
+class DaemonError(RuntimeError):
+    """A daemon did not start; the message names it and ends with the tail of its log."""
+
+    def __init__(self, name, problem, logs=()):
+        self.name = name
+        self.address_in_use = any(ADDRESS_IN_USE.lower() in log_tail(path, 200).lower()
+                                  for path in logs)
+        text = '%s %s' % (name, problem)
+        for path in logs:
+            text += '\n--- last lines of %s ---\n%s' % (path, log_tail(path) or '(empty)')
+        super().__init__(text)
+
+
+def log_tail(path, lines=15):
+    try:
+        with open(path, errors='replace') as handle:
+            return ''.join(handle.readlines()[-lines:]).rstrip()
+    except OSError:
+        return '(no log at %s)' % path
+
+
+def reserve_ports(count):
+    """`count` distinct TCP ports on 127.0.0.1, each free when chosen: every socket stays
+    bound until all are chosen, so one call never hands out the same port twice."""
+    sockets = []
+    try:
+        for dummy in range(count):
+            sock = socket.socket()
+            sock.bind(('127.0.0.1', 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def start_with_fresh_ports(start, attempts=PORT_ATTEMPTS):
+    """Call `start()` (which reserves its own ports and cleans up after itself on failure)
+    again while it fails only because a port was taken in between; at most `attempts` times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except DaemonError as exc:
+            if not exc.address_in_use or attempt == attempts:
+                raise
 
 
 def wait_until(predicate, timeout, what, interval=0.02):
@@ -25,6 +79,17 @@ def wait_until(predicate, timeout, what, interval=0.02):
             return
         time.sleep(interval)
     raise TimeoutError('%s did not happen within %ss' % (what, timeout))
+
+
+def wait_for_daemon(name, proc, ready, timeout, logs):
+    """Wait (bounded) until `ready()`; a daemon that exits or never gets ready raises
+    DaemonError with its log tail. The caller stops what it started."""
+    try:
+        wait_until(lambda: proc.poll() is not None or ready(), timeout, name + ' ready')
+    except TimeoutError:
+        raise DaemonError(name, 'was not ready within %ss' % timeout, logs)
+    if proc.poll() is not None:
+        raise DaemonError(name, 'exited with status %s while starting' % proc.returncode, logs)
 
 
 def stop_processes(processes, timeout=10):
@@ -41,9 +106,29 @@ def stop_processes(processes, timeout=10):
             proc.wait(5)
 
 
+def spawn(cmd, output_path, env=None):
+    """Popen with stdout and stderr appended to `output_path` (shown by DaemonError)."""
+    with open(output_path, 'a') as output:
+        return subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT, env=env)
+
+
+LISTENING = re.compile(r'\|INFO\|0:127\.0\.0\.1: listening on port (\d+)$', re.M)
+
+
+def listening_ports(log_path):
+    """The ports an OVS daemon bound for `p*:0:127.0.0.1` remotes, in the order it bound
+    them (OVS logs `0:127.0.0.1: listening on port N` when the kernel chose the port)."""
+    try:
+        with open(log_path, errors='replace') as handle:
+            return [int(port) for port in LISTENING.findall(handle.read())]
+    except OSError:
+        return []
+
+
 class OvsdbServer:
     """An ovsdb-server on a fresh database file, listening on a unix socket and optionally
-    on tcp:127.0.0.1 and ssl:127.0.0.1 (free ports)."""
+    on tcp:127.0.0.1 and ssl:127.0.0.1, on ports the server chose itself (port 0, read back
+    from its log), so they cannot collide with anyone's."""
 
     def __init__(self, workdir, schema=NB_SCHEMA, name='nb', tcp=False, pki=None,
                  db_file=None):
@@ -54,9 +139,10 @@ class OvsdbServer:
         self.sock = os.path.join(self.workdir, name + '.sock')
         self.ctl = os.path.join(self.workdir, name + '.ctl')
         self.log = os.path.join(self.workdir, name + '.log')
+        self.out = os.path.join(self.workdir, name + '.out')
         self.pki = pki
-        self.tcp_port = free_port() if tcp else None
-        self.ssl_port = free_port() if pki else None
+        self.with_tcp = tcp
+        self.tcp_port = self.ssl_port = None
         self.proc = None
 
     @property
@@ -72,25 +158,40 @@ class OvsdbServer:
         return 'ssl:127.0.0.1:%d' % self.ssl_port
 
     def start(self):
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self):
         if not os.path.exists(self.db):
             subprocess.run(['ovsdb-tool', 'create', self.db, self.schema], check=True)
         if os.path.exists(self.sock):   # left by a killed server: wait for the new one's
             os.unlink(self.sock)
         cmd = ['ovsdb-server', self.db, '--remote=punix:' + self.sock,
                '--unixctl=' + self.ctl, '--log-file=' + self.log]
-        if self.tcp_port:
-            cmd.append('--remote=ptcp:%d:127.0.0.1' % self.tcp_port)
         if self.pki:
-            cmd += ['--remote=pssl:%d:127.0.0.1' % self.ssl_port,
-                    '--private-key=' + self.pki.server_key,
+            cmd += ['--private-key=' + self.pki.server_key,
                     '--certificate=' + self.pki.server_cert,
                     '--ca-cert=' + self.pki.ca_cert]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10,
-                   'ovsdb-server socket %s' % self.sock)
-        if self.proc.poll() is not None:
-            raise RuntimeError('ovsdb-server exited; see %s' % self.log)
-        return self
+        self.proc = spawn(cmd, self.out)
+        wait_for_daemon('ovsdb-server %s' % self.name, self.proc,
+                        lambda: os.path.exists(self.sock), 10, [self.log, self.out])
+        # One remote at a time, so each "listening on port" line in the log is known.
+        if self.with_tcp:
+            self.tcp_port = self._listen('ptcp')
+        if self.pki:
+            self.ssl_port = self._listen('pssl')
+
+    def _listen(self, kind):
+        before = len(listening_ports(self.log))
+        subprocess.run(['ovs-appctl', '-t', self.ctl, 'ovsdb-server/add-remote',
+                        '%s:0:127.0.0.1' % kind], check=True, capture_output=True, timeout=10)
+        wait_for_daemon('ovsdb-server %s (%s remote)' % (self.name, kind), self.proc,
+                        lambda: len(listening_ports(self.log)) > before, 10, [self.log])
+        return listening_ports(self.log)[before]
 
     def stop(self):
         stop_processes([self.proc])
@@ -142,19 +243,20 @@ class Pki:
 
 class NbCluster:
     """A 3-member clustered (RAFT) OVN NB, every member on 127.0.0.1, each a separate
-    ovsdb-server started and stopped by its own pid."""
+    ovsdb-server started and stopped by its own pid.
 
-    def __init__(self, workdir, size=3, schema=NB_SCHEMA):
+    RAFT addresses are written into the database files before any member starts, so they
+    come from `reserve_ports`; client remotes use port 0. Each start attempt works in its own
+    directory; `extra_args` ({member name: [arguments]}) lets a test break one member.
+    """
+
+    def __init__(self, workdir, size=3, schema=NB_SCHEMA, extra_args=None):
         self.workdir = str(workdir)
+        self.size = size
         self.schema = schema
+        self.extra_args = dict(extra_args or {})
         self.members = []
-        for index in range(size):
-            name = 'nb%d' % (index + 1)
-            self.members.append(dict(
-                name=name, db=os.path.join(self.workdir, name + '.db'),
-                ctl=os.path.join(self.workdir, name + '.ctl'),
-                log=os.path.join(self.workdir, name + '.log'),
-                raft='tcp:127.0.0.1:%d' % free_port(), port=free_port(), proc=None))
+        self.attempts = 0
 
     @property
     def connection(self):
@@ -162,25 +264,57 @@ class NbCluster:
         return ','.join('tcp:127.0.0.1:%d' % m['port'] for m in self.members)
 
     def start(self):
-        first = self.members[0]
-        subprocess.run(['ovsdb-tool', 'create-cluster', first['db'], self.schema,
-                        first['raft']], check=True)
-        for member in self.members[1:]:
-            subprocess.run(['ovsdb-tool', 'join-cluster', member['db'], 'OVN_Northbound',
-                            member['raft'], first['raft']], check=True)
-        for member in self.members:
-            self._start(member)
-        wait_until(lambda: self.leader() is not None and all(
-            'Status: cluster member' in self.status(m) for m in self.members), 30,
-            'NB cluster formed')
+        return start_with_fresh_ports(self._start_once)
+
+    def _start_once(self):
+        self.attempts += 1
+        directory = os.path.join(self.workdir, 'attempt-%d' % self.attempts)
+        os.makedirs(directory)
+        self.members = []
+        for index, raft_port in enumerate(reserve_ports(self.size)):
+            name = 'nb%d' % (index + 1)
+
+            def path(suffix, name=name):
+                return os.path.join(directory, name + suffix)
+            self.members.append(dict(
+                name=name, db=path('.db'), ctl=path('.ctl'), log=path('.log'), out=path('.out'),
+                raft='tcp:127.0.0.1:%d' % raft_port, port=None, proc=None))
+        try:
+            first = self.members[0]
+            subprocess.run(['ovsdb-tool', 'create-cluster', first['db'], self.schema,
+                            first['raft']], check=True)
+            for member in self.members[1:]:
+                subprocess.run(['ovsdb-tool', 'join-cluster', member['db'], 'OVN_Northbound',
+                                member['raft'], first['raft']], check=True)
+            for member in self.members:
+                self._start(member)
+            try:
+                wait_until(self._formed, 30, 'NB cluster formed')
+            except TimeoutError:
+                raise DaemonError('NB cluster', 'did not form within 30s',
+                                  [m['log'] for m in self.members])
+        except BaseException:
+            self.stop()
+            raise
         return self
 
+    def _formed(self):
+        for member in self.members:
+            if ADDRESS_IN_USE.lower() in log_tail(member['log'], 200).lower():
+                raise DaemonError(member['name'], 'could not listen on %s' % member['raft'],
+                                  [member['log']])
+        return self.leader() is not None and all(
+            'Status: cluster member' in self.status(m) for m in self.members)
+
     def _start(self, member):
-        member['proc'] = subprocess.Popen(
-            ['ovsdb-server', member['db'], '--remote=ptcp:%d:127.0.0.1' % member['port'],
-             '--unixctl=' + member['ctl'], '--log-file=' + member['log']],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: os.path.exists(member['ctl']), 10, member['name'] + ' control socket')
+        member['proc'] = spawn(
+            ['ovsdb-server', member['db'], '--remote=ptcp:0:127.0.0.1',
+             '--unixctl=' + member['ctl'], '--log-file=' + member['log']]
+            + self.extra_args.get(member['name'], []), member['out'])
+        wait_for_daemon(member['name'], member['proc'],
+                        lambda: os.path.exists(member['ctl']) and listening_ports(member['log']),
+                        10, [member['log'], member['out']])
+        member['port'] = listening_ports(member['log'])[0]
 
     def status(self, member):
         if member['proc'] is None or member['proc'].poll() is not None:

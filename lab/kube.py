@@ -18,7 +18,8 @@ import yaml
 # insecure-skip-tls-verify); urllib3 would warn on every request.
 warnings.filterwarnings('ignore', message='Unverified HTTPS request')
 
-from lab.daemons import free_port, stop_processes, wait_until
+from lab.daemons import (DaemonError, reserve_ports, spawn, start_with_fresh_ports,
+                         stop_processes, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_SCRIPT = os.path.join(HERE, 'kube', 'build-kube-apiserver.sh')
@@ -52,26 +53,45 @@ def write_kubeconfig(path, server, token, name='test'):
 class ControlPlane:
     """etcd and kube-apiserver in `workdir`, each started and stopped by its own pid."""
 
-    def __init__(self, workdir, users=()):
+    def __init__(self, workdir, users=(), extra_apiserver_args=()):
         self.workdir = str(workdir)
         self.users = [ADMIN] + list(users)
+        self.extra_apiserver_args = list(extra_apiserver_args)
         self.procs = []
+        self.logs = []
         self.server = None
         self.kubeconfig = None
 
     def start(self):
+        """etcd, then kube-apiserver, then the CRDs. A start that fails stops what it had
+        started; one that lost a port to another process starts again with new ports."""
         started = time.monotonic()
         binary = kube_apiserver_binary()
-        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        start_with_fresh_ports(lambda: self._start_once(binary))
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def _start_once(self, binary):
+        try:
+            self._start_daemons(binary)
+            self.kubectl_apply(CRDS)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_daemons(self, binary):
+        etcd_port, peer_port, api_port = reserve_ports(3)
         etcd_url = 'http://127.0.0.1:%d' % etcd_port
-        etcd_log = open(os.path.join(self.workdir, 'etcd.log'), 'w')
-        self.procs.append(subprocess.Popen(
+        self.logs = [os.path.join(self.workdir, 'etcd.log'),
+                     os.path.join(self.workdir, 'kube-apiserver.log')]
+        for log in self.logs:   # a retry's logs show only its own attempt
+            open(log, 'w').close()
+        self.procs = [spawn(
             ['etcd', '--name', 'test', '--data-dir', os.path.join(self.workdir, 'etcd'),
              '--listen-client-urls', etcd_url, '--advertise-client-urls', etcd_url,
              '--listen-peer-urls', 'http://127.0.0.1:%d' % peer_port,
              '--initial-advertise-peer-urls', 'http://127.0.0.1:%d' % peer_port,
-             '--initial-cluster', 'test=http://127.0.0.1:%d' % peer_port],
-            stdout=etcd_log, stderr=subprocess.STDOUT))
+             '--initial-cluster', 'test=http://127.0.0.1:%d' % peer_port], self.logs[0])]
 
         sa_key = os.path.join(self.workdir, 'sa.key')
         subprocess.run(['openssl', 'genrsa', '-out', sa_key, '2048'], check=True,
@@ -80,8 +100,7 @@ class ControlPlane:
         with open(tokens, 'w') as handle:
             for token, user, uid, groups in self.users:
                 handle.write('%s,%s,%s,"%s"\n' % (token, user, uid, groups))
-        api_log = open(os.path.join(self.workdir, 'kube-apiserver.log'), 'w')
-        self.procs.append(subprocess.Popen(
+        self.procs.append(spawn(
             [binary, '--etcd-servers=' + etcd_url,
              '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
              '--secure-port=%d' % api_port, '--cert-dir=' + os.path.join(self.workdir, 'certs'),
@@ -90,20 +109,23 @@ class ControlPlane:
              '--service-account-signing-key-file=' + sa_key,
              '--service-account-issuer=https://kubernetes.default.svc',
              '--authorization-mode=RBAC', '--allow-privileged=true',
-             '--service-cluster-ip-range=10.96.0.0/16'],
-            stdout=api_log, stderr=subprocess.STDOUT))
+             '--service-cluster-ip-range=10.96.0.0/16'] + self.extra_apiserver_args,
+            self.logs[1]))
         self.server = 'https://127.0.0.1:%d' % api_port
         self.kubeconfig = write_kubeconfig(os.path.join(self.workdir, 'admin.kubeconfig'),
                                            self.server, ADMIN[0])
-        wait_until(self._ready, 60, 'kube-apiserver ready at %s' % self.server, interval=0.25)
-        self.kubectl_apply(CRDS)
-        self.start_seconds = time.monotonic() - started
-        return self
+        try:
+            wait_until(self._ready, 60, 'kube-apiserver ready', interval=0.25)
+        except TimeoutError:
+            raise DaemonError('kube-apiserver', 'was not ready at %s within 60s' % self.server,
+                              self.logs)
 
     def _ready(self):
-        for proc in self.procs:
+        for name, proc, log in zip(('etcd', 'kube-apiserver'), self.procs, self.logs):
             if proc.poll() is not None:
-                raise RuntimeError('%s exited; see the logs in %s' % (proc.args[0], self.workdir))
+                raise DaemonError(name,
+                                  'exited with status %s while starting' % proc.returncode,
+                                  [log])
         request = urllib.request.Request(self.server + '/readyz',
                                          headers={'Authorization': 'Bearer ' + ADMIN[0]})
         context = ssl.create_default_context()

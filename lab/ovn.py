@@ -14,7 +14,8 @@ import struct
 import subprocess
 import time
 
-from lab.daemons import NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, stop_processes, wait_until
+from lab.daemons import (NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, DaemonError, spawn,
+                         stop_processes, wait_for_daemon, wait_until)
 
 PREFIX = 'kml'                      # every netns / link name made here starts with this
 UNDERLAY_IP, SINK_IP = '172.31.0.1', '172.31.0.21'
@@ -70,12 +71,9 @@ class Lab:
 
     # ---- start ------------------------------------------------------------------------
     def _daemon(self, name, cmd, ready):
-        log = open(self.path(name + '.out'), 'w')
-        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            env=self.env)
-        wait_until(lambda: ready() or self.procs[name].poll() is not None, 20, name)
-        if self.procs[name].poll() is not None:
-            raise RuntimeError('%s exited; see %s' % (name, self.path(name + '.log')))
+        self.procs[name] = spawn(cmd, self.path(name + '.out'), env=self.env)
+        wait_for_daemon(name, self.procs[name], ready, 20,
+                        [self.path(name + '.log'), self.path(name + '.out')])
 
     def _ovsdb(self, name, schema, sock):
         db = self.path(name + '.db')
@@ -87,8 +85,22 @@ class Lab:
                      lambda: os.path.exists(self.path(sock)))
 
     def up(self):
+        """Start everything; a start that fails takes down what it had started."""
         started = time.monotonic()
         self.down()
+        try:
+            try:
+                self._up()
+            except TimeoutError as exc:   # chassis or pods never bound: show the daemons' view
+                raise DaemonError('OVN lab', str(exc), [self.path(name + '.log') for name in (
+                    'ovn-controller', 'ovn-northd', 'ovs-vswitchd')])
+        except BaseException:
+            self.down()     # also removes the run directory: the error carries the log tails
+            raise
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def _up(self):
         os.makedirs(self.rundir, exist_ok=True)
         self._ovsdb('ovsdb-server', VSWITCH_SCHEMA, 'db.sock')
         self.vsctl('--no-wait', 'init')
@@ -136,8 +148,6 @@ class Lab:
                                                 'Chassis', env=self.env), 20, 'chassis up')
         self.appctl('ovs-vswitchd.ctl', 'tnl/arp/set', 'br-phy', SINK_IP, SINK_MAC)
         wait_until(self._pods_bound, 30, 'pods bound by ovn-controller', interval=0.2)
-        self.start_seconds = time.monotonic() - started
-        return self
 
     def _pods_bound(self):
         """Every pod's LSP is bound to our chassis in the SB."""
@@ -211,17 +221,21 @@ class Lab:
         """One tcpdump per (netns or None, interface, bpf) in `points`, all started before
         `action()` runs and each bounded by `seconds` and `count`; [(lines, pcap)]."""
         running = []
-        for netns, interface, bpf in points:
-            prefix = ['ip', 'netns', 'exec', PREFIX + '-' + netns] if netns else []
-            pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
-            proc = subprocess.Popen(prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n',
-                                              '-i', interface, '-c', str(count), '-w', pcap,
-                                              bpf],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5,
-                       'tcpdump ready')
-            running.append((proc, pcap))
-        action()
+        try:
+            for netns, interface, bpf in points:
+                prefix = ['ip', 'netns', 'exec', PREFIX + '-' + netns] if netns else []
+                pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
+                proc = subprocess.Popen(
+                    prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i', interface,
+                              '-c', str(count), '-w', pcap, bpf],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                running.append((proc, pcap))
+                wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5,
+                           'tcpdump ready on %s' % interface)
+            action()
+        except BaseException:
+            stop_processes([proc for proc, dummy in running])
+            raise
         outcome = []
         for proc, pcap in running:
             proc.wait(seconds + 5)

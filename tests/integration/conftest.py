@@ -41,8 +41,10 @@ def lab(tmp_path_factory):
 def nb(tmp_path, pki):
     """A fresh NB database served on unix, tcp and ssl; stopped by pid afterwards."""
     server = OvsdbServer(tmp_path, tcp=True, pki=pki).start()
-    yield Nb(server, pki, tmp_path)
-    server.stop()
+    try:
+        yield Nb(server, pki, tmp_path)
+    finally:
+        server.stop()
 
 
 class Nb:

@@ -114,6 +114,7 @@ def test_leader_killed_during_a_200_port_run_gives_all_or_none(tmp_path, point):
 @pytest.mark.parametrize('point', [0.6, 0.9])
 def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path, point):
     server = OvsdbServer(tmp_path, tcp=True).start()
+    remote = server.tcp
     try:
         seed(server.unix)
         delay = point * module_lifetime(server.tcp, tmp_path)
@@ -138,7 +139,7 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
     assert count in (0, 200)
     if result.get('failed'):
         assert 'module_stdout' not in result, result
-        assert server.tcp.split(':')[-1] in result['msg'] or 'timeout' in result['msg'] \
+        assert remote.split(':')[-1] in result['msg'] or 'timeout' in result['msg'] \
             or 'connect' in result['msg'], result['msg']
     assert took < 60
 

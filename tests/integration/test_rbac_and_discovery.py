@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lab.ansible import REPO, run_playbook
-from lab.daemons import OvsdbServer, stop_processes, wait_until
+from lab.daemons import OvsdbServer, spawn, stop_processes, wait_for_daemon
 from lab.kube import write_kubeconfig
 
 from test_roles_k8s import (UNDERLAY, failed, messages, play_kube_ovn_for_underlay,
@@ -114,14 +114,15 @@ def nb_on_test_link(tmp_path, pki):
             subprocess.run(['ip', 'link', 'set', name, 'up'], check=True)
         server = OvsdbServer(tmp_path, name='disc')
         subprocess.run(['ovsdb-tool', 'create', server.db, server.schema], check=True)
-        proc = subprocess.Popen(
+        proc = spawn(
             ['ovsdb-server', server.db, '--remote=punix:' + server.sock,
              '--remote=ptcp:6641:' + NB_TEST_ADDRESS, '--remote=pssl:6642:' + NB_TEST_ADDRESS,
              '--private-key=' + pki.server_key, '--certificate=' + pki.server_cert,
              '--ca-cert=' + pki.ca_cert, '--unixctl=' + server.ctl, '--log-file=' + server.log],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server.out)
         try:
-            wait_until(lambda: os.path.exists(server.sock), 10, 'NB socket')
+            wait_for_daemon('discovery NB', proc, lambda: os.path.exists(server.sock), 10,
+                            [server.log, server.out])
             yield server
         finally:
             stop_processes([proc])
