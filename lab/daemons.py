@@ -168,8 +168,9 @@ class OvsdbServer:
     def _start(self):
         if not os.path.exists(self.db):
             subprocess.run(['ovsdb-tool', 'create', self.db, self.schema], check=True)
-        if os.path.exists(self.sock):   # left by a killed server: wait for the new one's
-            os.unlink(self.sock)
+        for stale in (self.sock, self.ctl):   # left by a killed server: wait for the new one's
+            if os.path.exists(stale):
+                os.unlink(stale)
         cmd = ['ovsdb-server', self.db, '--remote=punix:' + self.sock,
                '--unixctl=' + self.ctl, '--log-file=' + self.log]
         if self.pki:
@@ -177,8 +178,10 @@ class OvsdbServer:
                     '--certificate=' + self.pki.server_cert,
                     '--ca-cert=' + self.pki.ca_cert]
         self.proc = spawn(cmd, self.out)
+        # Both sockets: the database's, and the control socket `_listen` talks to.
         wait_for_daemon('ovsdb-server %s' % self.name, self.proc,
-                        lambda: os.path.exists(self.sock), 10, [self.log, self.out])
+                        lambda: os.path.exists(self.sock) and os.path.exists(self.ctl), 10,
+                        [self.log, self.out])
         # One remote at a time, so each "listening on port" line in the log is known.
         if self.with_tcp:
             self.tcp_port = self._listen('ptcp')
@@ -187,8 +190,12 @@ class OvsdbServer:
 
     def _listen(self, kind):
         before = len(listening_ports(self.log))
-        subprocess.run(['ovs-appctl', '-t', self.ctl, 'ovsdb-server/add-remote',
-                        '%s:0:127.0.0.1' % kind], check=True, capture_output=True, timeout=10)
+        added = subprocess.run(['ovs-appctl', '-t', self.ctl, 'ovsdb-server/add-remote',
+                                '%s:0:127.0.0.1' % kind], capture_output=True, text=True,
+                               timeout=10, check=False)
+        if added.returncode != 0:
+            raise DaemonError('ovsdb-server %s' % self.name, 'refused the %s remote: %s'
+                              % (kind, added.stderr.strip()), [self.log])
         wait_for_daemon('ovsdb-server %s (%s remote)' % (self.name, kind), self.proc,
                         lambda: len(listening_ports(self.log)) > before, 10, [self.log])
         return listening_ports(self.log)[before]
