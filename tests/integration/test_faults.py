@@ -22,32 +22,44 @@ KILL_POINTS = [0.5, 0.7, 0.85, 0.95, 1.0]
 MODULE_PROCESS = b'AnsiballZ_ovn_lsp_mirror'
 
 
-def module_running():
-    """Whether the module's own process (Ansible's AnsiballZ wrapper) runs now."""
+def module_tmp(workdir):
+    """Ansible's remote tmp for this test's runs: the module's command line then names the
+    test's own directory, so other ansible runs on the machine are not mistaken for it."""
+    return os.path.join(str(workdir), 'ansible-tmp')
+
+
+def module_running(workdir):
+    """Whether this test's module process (Ansible's AnsiballZ wrapper) runs now."""
+    mine = module_tmp(workdir).encode()
     for pid in os.listdir('/proc'):
         if pid.isdigit():
             try:
                 with open('/proc/%s/cmdline' % pid, 'rb') as handle:
-                    if MODULE_PROCESS in handle.read():
-                        return True
+                    cmdline = handle.read()
             except OSError:
-                pass
+                continue
+            if MODULE_PROCESS in cmdline and mine in cmdline:
+                return True
     return False
 
 
-def wait_for_module_process(timeout=30):
-    wait_until(module_running, timeout, 'the module process', interval=0.005)
+def wait_for_module_process(workdir, timeout=30):
+    wait_until(lambda: module_running(workdir), timeout, 'the module process', interval=0.005)
+
+
+def run_lsp_mirror(args, workdir):
+    return run_module('ovn_lsp_mirror', args, workdir,
+                      env={'ANSIBLE_REMOTE_TMP': module_tmp(workdir)})
 
 
 def module_lifetime(connection, workdir):
     """Seconds the module process lives for a 200-port request that changes nothing."""
-    thread = threading.Thread(target=lambda: run_module(
-        'ovn_lsp_mirror', dict(mirror='mirror1', ports=PORTS, state='absent',
-                               nb_connection=connection), workdir))
+    thread = threading.Thread(target=lambda: run_lsp_mirror(
+        dict(mirror='mirror1', ports=PORTS, state='absent', nb_connection=connection), workdir))
     thread.start()
-    wait_for_module_process()
+    wait_for_module_process(workdir)
     started = time.monotonic()
-    wait_until(lambda: not module_running(), 30, 'the module to finish', interval=0.005)
+    wait_until(lambda: not module_running(workdir), 30, 'the module to finish', interval=0.005)
     thread.join(30)
     return time.monotonic() - started
 
@@ -74,9 +86,9 @@ def attached(connection):
 def attach_in_background(connection, workdir, timeout=20):
     """ansible-playbook attaching all PORTS, in a thread; the result lands in box[0]."""
     box = []
-    thread = threading.Thread(target=lambda: box.append(run_module(
-        'ovn_lsp_mirror', dict(mirror='mirror1', ports=PORTS, nb_connection=connection,
-                               timeout=timeout), workdir)))
+    thread = threading.Thread(target=lambda: box.append(run_lsp_mirror(
+        dict(mirror='mirror1', ports=PORTS, nb_connection=connection, timeout=timeout),
+        workdir)))
     thread.start()
     return thread, box
 
@@ -90,7 +102,7 @@ def test_leader_killed_during_a_200_port_run_gives_all_or_none(tmp_path, point):
         delay = point * lifetime
         leader = cluster.leader()
         thread, box = attach_in_background(cluster.connection, tmp_path)
-        wait_for_module_process()
+        wait_for_module_process(tmp_path)
         started = time.monotonic()
         time.sleep(delay)
         cluster.kill(leader)
@@ -119,7 +131,7 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
         seed(server.unix)
         delay = point * module_lifetime(server.tcp, tmp_path)
         thread, box = attach_in_background(server.tcp, tmp_path, timeout=5)
-        wait_for_module_process()
+        wait_for_module_process(tmp_path)
         started = time.monotonic()
         time.sleep(delay)
         server.proc.kill()
