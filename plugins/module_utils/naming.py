@@ -70,6 +70,18 @@ def check_text(what, value):
         raise ValueError('%s %r contains a control character' % (what, value))
 
 
+def check_external_ids(external_ids):
+    """Every key and value of an external_ids option is text OVSDB accepts."""
+    for key, value in (external_ids or {}).items():
+        check_text('external_ids key', key)
+        check_text('external_ids value', value)
+
+
+def string_map(mapping):
+    """An OVSDB string map from an option's dict (values such as 5 or True as text)."""
+    return dict((str(key), str(value)) for key, value in (mapping or {}).items())
+
+
 def check_iface_name(what, name):
     """A Linux interface name: 1 to 15 characters, no "/", no white space, no control
     character. ValueError names `what` and the value."""

@@ -17,7 +17,7 @@ import ipaddress
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    GRE_KEY_MAX, check_name, check_text, pod_lsp_names, unique)
+    GRE_KEY_MAX, check_external_ids, check_name, check_text, pod_lsp_names, string_map, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     attached_ports, mirror_record)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
@@ -29,12 +29,6 @@ IP_SINK_TYPES = ('gre', 'erspan')
 
 
 # ---- checking ---------------------------------------------------------------------------
-
-def check_external_ids(external_ids):
-    for key, value in (external_ids or {}).items():
-        check_text('external_ids key', key)
-        check_text('external_ids value', value)
-
 
 def check_mirror_params(params):
     """ovn_mirror's input, before connecting; ValueError names the offending value."""
@@ -50,11 +44,6 @@ def check_attachment_params(params):
     for name in names:
         check_name('logical switch port', name)
     return names
-
-
-def string_map(mapping):
-    """An OVSDB string map from an option's dict (values such as 5 or True as text)."""
-    return dict((str(key), str(value)) for key, value in (mapping or {}).items())
 
 
 # ---- the mirror the parameters ask for ----------------------------------------------------

@@ -11,9 +11,9 @@ __metaclass__ = type
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    OWNER_KEY, check_name, pod_lsp_names, unique)
+    OWNER_KEY, check_external_ids, check_name, pod_lsp_names, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan import (
-    attachment_commands, check_external_ids, converge_mirror)
+    attachment_commands, converge_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     mirror_record, ports_by_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row

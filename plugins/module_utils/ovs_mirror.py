@@ -22,7 +22,7 @@ import time
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    OWNER_KEY, check_iface_name, check_name, check_text, pod_lsp_names)
+    OWNER_KEY, check_external_ids, check_iface_name, check_name, pod_lsp_names, string_map)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 
 try:
@@ -112,9 +112,7 @@ def check_params(params):
     check_name('bridge', params['bridge'])
     if params.get('output_vlan') is None and params.get('create_output'):
         check_iface_name('output_port', params['output_port'])
-    for key, value in (params.get('external_ids') or {}).items():
-        check_text('external_ids key', key)
-        check_text('external_ids value', value)
+    check_external_ids(params.get('external_ids'))
     snaplen = params.get('snaplen')
     if snaplen is not None and not SNAPLEN_RANGE[0] <= snaplen <= SNAPLEN_RANGE[1]:
         raise ValueError('snaplen %r must be within %d..%d' % ((snaplen,) + SNAPLEN_RANGE))
@@ -214,8 +212,7 @@ def plan_local_mirror(params):
             external_ids=before.get('external_ids') or {},
         )
         if params.get('external_ids') is not None:
-            after['external_ids'] = dict((str(key), str(value))
-                                         for key, value in params['external_ids'].items())
+            after['external_ids'] = string_map(params['external_ids'])
         if mirror is None or not owner_of(mirror):
             # Ours from now on (a forced change of another owner's mirror leaves it theirs).
             after['external_ids'] = dict(after['external_ids'], **{OWNER_KEY: OWNER})

@@ -118,6 +118,7 @@ options:
     default: 30
 requirements:
   - ovsdbapp >= 2.18 (Python, on the node)
+  - iproute2 (C(ip)) on the node, to bring up an output port made with O(create_output)
 seealso:
   - module: kubeovn.mirror.ovn_mirror
 '''
