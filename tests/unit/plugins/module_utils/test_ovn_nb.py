@@ -104,8 +104,8 @@ def test_merge_keeps_current_values_for_options_left_out():
 
 
 def test_external_ids_values_are_strings():
-    desired = ovn_mirror_plan.desired_mirror(dict(CREATE, external_ids={'n': 5, 'b': True}), {},
-                                    BOOKWORM)
+    desired = ovn_mirror_plan.desired_mirror(
+        dict(CREATE, external_ids={'n': 5, 'b': True}), {}, BOOKWORM)
     assert desired['external_ids'] == {'n': '5', 'b': 'True'}
 
 
