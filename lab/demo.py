@@ -138,7 +138,7 @@ class Demo:
                                ('web1-egress', True, False)):
             self.lab.wait_tunnel(name)
             self.lab.wait_mirror_realised(name, src, dst)
-        self.lab.prepare_tap()
+        # No prepare_tap(): ovs_local_mirror brings up the output port it creates.
         self.lab.wait_mirror_realised('web0-local', True, True)
         flows = [('web-0', 'web-1'), ('web-0', 'db-0'), ('web-1', 'db-0')]
         for source, target in flows:            # warm up tunnel neighbours and flows

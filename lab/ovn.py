@@ -244,7 +244,9 @@ class Lab:
 
     def prepare_tap(self, name=MIRROR_TAP):
         """An OVS internal port used as mirror output must be up and must not send IPv6
-        (vswitchd drops packets received on a port reserved for mirroring)."""
+        (vswitchd drops packets received on a port reserved for mirroring). For a port the
+        lab makes itself: ovs_local_mirror does this for the output port it creates, and a
+        test must not do it for the collection."""
         run('sysctl', '-q', '-w', 'net.ipv6.conf.%s.disable_ipv6=1' % name)
         run('ip', 'link', 'set', name, 'up')
 

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_iface_name
+
 ENABLE_MIRROR = '--enable-mirror'
 MIRROR_IFACE = '--mirror-iface'
 DEFAULT_MIRROR_IFACE = 'mirror0'
@@ -46,10 +48,8 @@ def mirror_args(args, enable_mirror=None, mirror_iface=None):
     args = list(args or [])
     if mirror_iface is not None:
         mirror_iface = str(mirror_iface)
-        if mirror_iface and (len(mirror_iface) > 15 or '/' in mirror_iface
-                             or any(c.isspace() for c in mirror_iface)):
-            raise ValueError('mirror_iface %r is not a valid interface name (at most 15 '
-                             'characters, no "/" or white space)' % mirror_iface)
+        if mirror_iface:
+            check_iface_name('mirror_iface', mirror_iface)
     if enable_mirror is not None:
         args = set_flag(args, ENABLE_MIRROR, 'true' if enable_mirror else 'false')
     if mirror_iface is not None:

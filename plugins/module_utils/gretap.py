@@ -2,7 +2,8 @@
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """GRE/ERSPAN receiver links through iproute2: read (`ip -details -json link show`),
-compare, and the `ip link` commands that converge a link."""
+compare, and plan the `ip link` commands that converge a link (plan_link). Running them is
+the module's part; everything here is pure, so it is unit-tested without `ip`."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,8 +12,10 @@ __metaclass__ = type
 import ipaddress
 import json
 
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    GRE_KEY_MAX, check_iface_name)
+
 LINK_TYPES = ('gretap', 'ip6gretap', 'erspan', 'ip6erspan')
-GRE_KEY_MAX = 2 ** 32 - 1
 ERSPAN_INDEX_MAX = 2 ** 20 - 1      # the 20-bit index field of ERSPAN type II
 KERNEL_HINT = {
     'gretap': 'load the kernel module ip_gre (modprobe ip_gre)',
@@ -31,15 +34,12 @@ def _version_of(value, option):
         raise ValueError('%s %r is not an IPv4 or IPv6 address' % (option, value))
 
 
-def check_link_name(name):
-    """A Linux interface name: 1 to 15 characters, no "/" and no white space."""
-    if not name or len(name) > 15 or '/' in name or any(char.isspace() for char in name):
-        raise ValueError('name %r is not a valid link name (1 to 15 characters, no "/" '
-                         'and no white space)' % (name,))
-
-
 def check_params(params):
-    """ValueError naming the offending value (for state=present)."""
+    """Every check of the module's parameters; ValueError naming the offending value.
+    The tunnel parameters are checked only for state=present (absent needs just the name)."""
+    check_iface_name('name', params['name'])
+    if params.get('state', 'present') != 'present':
+        return
     link_type = params['type']
     want = 6 if link_type.startswith('ip6') else 4
     for option in ('local', 'remote'):
@@ -136,3 +136,28 @@ def unsupported_message(link_type, stderr):
         return ('this kernel cannot create %s links (%s); ip said: %s'
                 % (link_type, KERNEL_HINT[link_type], stderr.strip()))
     return None
+
+
+def plan_link(current, params):
+    """(link after, [ip argument lists]) converging `current` (parse_link's record, None when
+    there is no link) to `params`: nothing when it matches, `mtu`/`up` changed in place,
+    delete + add when a tunnel parameter (or the type) differs."""
+    name = params['name']
+    if params['state'] == 'absent':
+        return {}, [['link', 'del', name]] if current is not None else []
+    before = current or {}
+    desired = desired_link(params)
+    after = dict(desired, mtu=params['mtu'] if params['mtu'] else before.get('mtu'),
+                 up=params['up'])
+    commands = []
+    if current is not None and (current.get('type') != params['type']
+                                or needs_replace(current, desired)):
+        commands.append(['link', 'del', name])
+        current = None
+    if current is None:
+        commands.append(add_command(params))
+    if params['mtu'] and (current is None or current.get('mtu') != params['mtu']):
+        commands.append(['link', 'set', name, 'mtu', str(params['mtu'])])
+    if current is None or current.get('up') != params['up']:
+        commands.append(['link', 'set', name, 'up' if params['up'] else 'down'])
+    return after, commands

@@ -17,6 +17,8 @@ import logging
 import os
 import time
 
+from ansible.module_utils.basic import missing_required_lib
+
 try:
     from ovs import jsonrpc as ovs_jsonrpc
     from ovs import poller as ovs_poller
@@ -25,12 +27,13 @@ try:
     from ovsdbapp import exceptions as ovsdbapp_exceptions
     from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
     from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
+    from ovsdbapp.backend.ovs_idl import idlutils
     HAS_OVSDBAPP = True
     OVSDBAPP_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_OVSDBAPP = False
     OVSDBAPP_IMPORT_ERROR = exc
-    ovsdbapp_command = None
+    ovsdbapp_command = idlutils = None
 
 REMOTE_KINDS = ('unix', 'tcp', 'ssl')
 TLS_OPTIONS = ('ssl_key', 'ssl_cert', 'ssl_ca_cert')
@@ -46,6 +49,24 @@ for _name in ('ovsdbapp', 'ovs'):
 
 class OvsdbError(Exception):
     """A connection or transaction failure, with a message fit for fail_json."""
+
+
+def require_ovsdbapp(module):
+    """Fail the module saying how to install ovsdbapp when it cannot be imported."""
+    if not HAS_OVSDBAPP:
+        module.fail_json(msg=missing_required_lib('ovsdbapp'),
+                         exception=str(OVSDBAPP_IMPORT_ERROR))
+
+
+class ConnectionSettings(object):
+    """How to reach one database: the remote(s), the timeout and, for ssl:, the TLS files."""
+
+    def __init__(self, connection, timeout, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+        self.connection = connection
+        self.timeout = timeout
+        self.ssl_key = ssl_key
+        self.ssl_cert = ssl_cert
+        self.ssl_ca_cert = ssl_ca_cert
 
 
 def parse_remotes(connection):
@@ -165,10 +186,12 @@ class TableView(object):
 class OvsdbSession(object):
     """A started ovsdbapp API over one IDL connection, and the schema the server reported."""
 
-    def __init__(self, api, schema, remotes):
+    def __init__(self, api, schema, remotes, schema_check=None):
         self.api = api
         self.schema = schema
         self.remotes = remotes
+        # What check_schema returned for the server's schema (e.g. ovn_nb.MirrorSupport).
+        self.schema_check = schema_check
 
     def close(self):
         self.api.ovsdb_connection.stop(timeout=5)
@@ -180,22 +203,25 @@ class OvsdbSession(object):
         self.close()
 
 
-def open_session(api_class, schema_name, connection, views, timeout,
-                 ssl_key=None, ssl_cert=None, ssl_ca_cert=None, check_schema=None):
-    """Connect, register only `views`, wait for the initial (conditional) dump.
+def open_session(api_class, schema_name, settings, views, check_schema=None):
+    """Connect as `settings` (a ConnectionSettings) say, register only `views`, wait for the
+    initial (conditional) dump.
 
-    The whole connect phase (schema fetch and first dump) is bounded by `timeout` seconds.
-    `check_schema(schema)`, when given, runs on the server's schema before anything is
-    registered, so a caller can refuse an old server with its own message.
+    The whole connect phase (schema fetch and first dump) is bounded by `settings.timeout`
+    seconds. `check_schema(schema)`, when given, runs on the server's schema before anything
+    is registered, so a caller can refuse an old server with its own message; what it returns
+    is kept as the session's `schema_check`.
     Raises ValueError for a malformed connection or TLS option, OvsdbError when the
     database cannot be reached or lacks a table the module needs.
     """
-    remotes = parse_remotes(connection)
-    configure_tls(remotes, ssl_key, ssl_cert, ssl_ca_cert)
+    timeout = settings.timeout
+    if timeout is None or timeout <= 0:
+        raise ValueError('timeout must be a positive number of seconds, got %s' % timeout)
+    remotes = parse_remotes(settings.connection)
+    configure_tls(remotes, settings.ssl_key, settings.ssl_cert, settings.ssl_ca_cert)
     deadline = time.time() + timeout
     schema = fetch_schema(remotes, schema_name, deadline)
-    if check_schema is not None:
-        check_schema(schema)
+    schema_check = check_schema(schema) if check_schema is not None else None
 
     helper = ovs_idl.SchemaHelper(schema_json=schema)
     for view in views:
@@ -229,7 +255,12 @@ def open_session(api_class, schema_name, connection, views, timeout,
             schema_name, ','.join(remotes), reason))
     # From here on transactions get the module's full timeout.
     conn.timeout = timeout
-    return OvsdbSession(api, schema, remotes)
+    return OvsdbSession(api, schema, remotes, schema_check)
+
+
+def find_row(api, table, name):
+    """The row of `table` whose indexed `name` column equals `name`, or None."""
+    return idlutils.row_by_value(api.idl, table, 'name', name, default=None)
 
 
 if HAS_OVSDBAPP:
@@ -263,6 +294,12 @@ def run_module_plan(module, session, planner):
         module.fail_json(msg=str(exc))
     except OvsdbError as exc:
         module.fail_json(msg='%s (database: %s)' % (exc, ','.join(session.remotes)))
+
+
+def run_module_read(module, session, read):
+    """`read(api)`'s value, computed from the IDL cache inside a transaction that writes
+    nothing (so it sees one consistent state); fails the module like run_module_plan."""
+    return run_module_plan(module, session, lambda api: (read(api), []))
 
 
 def run_planned(api, planner, check_mode=False):

@@ -13,16 +13,18 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_iface_name
+
 PROTOCOLS = {'IPv4': (4,), 'IPv6': (6,), 'Dual': (4, 6)}
 # Kube-OVN names the OVS bridge br-<provider network>, and a NIC name has at most 15 bytes.
 MAX_PROVIDER_NETWORK_NAME = 12
-MAX_IFACE_NAME = 15
 
 
 def _iface_problem(what, name):
-    if not name or len(name) > MAX_IFACE_NAME or '/' in name or any(c.isspace() for c in name):
-        return '%s %r is not a valid interface name (1 to 15 characters, no "/" or spaces)' % (
-            what, name)
+    try:
+        check_iface_name(what, name)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

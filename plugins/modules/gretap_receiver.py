@@ -22,17 +22,8 @@ description:
   - In Kube-OVN, run it inside the receiver pod (for example with the C(kubernetes.core.kubectl)
     connection plugin), on the attachment NIC (C(net1)), with O(local) the receiver's attachment
     address (the OVN mirror's sink) and O(key) the mirror's index.
-author:
-  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - kubeovn.mirror.attributes
 options:
   name:
     description: Link name (at most 15 characters).
@@ -116,6 +107,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
 
 
 def main():
@@ -137,12 +129,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        gretap.check_link_name(params['name'])
-        if params['state'] == 'present':
-            gretap.check_params(params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    checked_params(module, gretap.check_params)
 
     ip = [module.get_bin_path('ip', required=True)]
     if params['netns']:
@@ -160,25 +147,7 @@ def main():
                        check=False)
     current = gretap.parse_link(out, params['name']) if rc == 0 else None
     before = current or {}
-    commands = []
-    if params['state'] == 'absent':
-        after = {}
-        if current is not None:
-            commands.append(['link', 'del', params['name']])
-    else:
-        desired = gretap.desired_link(params)
-        after = dict(desired, mtu=params['mtu'] if params['mtu'] else before.get('mtu'),
-                     up=params['up'])
-        if current is not None and (current.get('type') != params['type']
-                                    or gretap.needs_replace(current, desired)):
-            commands.append(['link', 'del', params['name']])
-            current = None
-        if current is None:
-            commands.append(gretap.add_command(params))
-        if params['mtu'] and (current is None or current.get('mtu') != params['mtu']):
-            commands.append(['link', 'set', params['name'], 'mtu', str(params['mtu'])])
-        if current is None or current.get('up') != params['up']:
-            commands.append(['link', 'set', params['name'], 'up' if params['up'] else 'down'])
+    after, commands = gretap.plan_link(current, params)
 
     if not module.check_mode:
         for command in commands:

@@ -17,18 +17,11 @@ description:
   - All attachments and detachments of one task are one transaction. With O(state=present),
     if the mirror or any listed port does not exist, the task fails naming every missing one
     and nothing is changed.
-author:
-  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - kubeovn.mirror.attributes
+  - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - kubeovn.mirror.pods
 options:
   mirror:
     description: Name of the mirror (see M(kubeovn.mirror.ovn_mirror)).
@@ -39,27 +32,6 @@ options:
     type: list
     elements: str
     default: []
-  pods:
-    description:
-      - Pods whose ports to use. Kube-OVN names a pod's primary port C(<name>.<namespace>)
-        and the port of an attachment network C(<name>.<namespace>.<provider>).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: Pod name.
-        type: str
-        required: true
-      namespace:
-        description: Pod namespace.
-        type: str
-        default: default
-      provider:
-        description:
-          - Provider of an attachment network (C(<nad>.<nad namespace>.ovn)) to mirror that
-            NIC instead of the primary one.
-        type: str
   state:
     description:
       - C(present) attaches the mirror to every listed port; C(absent) detaches it from them
@@ -132,7 +104,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+    ovn_mirror_plan, ovn_nb, ovsdb)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    POD_OPTIONS, checked_params)
 
 
 def main():
@@ -140,24 +115,18 @@ def main():
         argument_spec=ovn_nb.nb_argument_spec(
             mirror=dict(type='str', required=True),
             ports=dict(type='list', elements='str', default=[]),
-            pods=dict(type='list', elements='dict', default=[], options=ovn_nb.POD_OPTIONS),
+            pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclusive=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        ovn_nb.check_name('mirror', params['mirror'])
-        names = ovn_nb.unique(list(params['ports']) + ovn_nb.pod_lsp_names(params['pods']))
-        for name in names:
-            ovn_nb.check_name('logical switch port', name)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    names = checked_params(module, ovn_mirror_plan.check_attachment_params)
 
     session, dummy = ovn_nb.open_nb(module, lsp_names=names)
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_lsp_attachments(
+        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_plan.plan_lsp_attachments(
             params['mirror'], names, params['state'], params['exclusive']))
     result = dict(changed=outcome['changed'], attached=outcome['attached'],
                   detached=outcome['detached'], ports=outcome['after']['ports'])

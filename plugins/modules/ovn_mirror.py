@@ -21,18 +21,10 @@ description:
     and creating another.
   - The values accepted for O(type) and O(filter) are read from the connected server's
     schema; a value the server does not know fails with the OVN version that added it.
-author:
-  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - kubeovn.mirror.attributes
+  - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 options:
   name:
     description:
@@ -123,7 +115,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 mirror:
-  description: The mirror after the task (as it would be, in check mode); empty when absent.
+  description: The Northbound mirror after the task (as it would be, in check mode), with its ports; empty when absent.
   returned: always
   type: dict
   contains:
@@ -165,7 +157,9 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+    ovn_mirror_plan, ovn_nb, ovsdb)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
 
 
 def main():
@@ -181,14 +175,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        ovn_nb.check_name('mirror', module.params['name'])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    checked_params(module, ovn_mirror_plan.check_mirror_params)
 
     session, support = ovn_nb.open_nb(module, mirror_names=[module.params['name']])
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_mirror(module.params, support))
+        outcome = ovsdb.run_module_plan(
+            module, session, ovn_mirror_plan.plan_mirror(module.params, support))
     result = dict(changed=outcome['changed'], mirror=outcome['after'])
     if module._diff:
         result['diff'] = dict(before=outcome['before'], after=outcome['after'])

@@ -14,19 +14,11 @@ version_added: 0.1.0
 description:
   - Returns every mirror of the OVN Northbound database, or the one named, with the logical
     switch ports it is attached to, and which mirror types and filters the server accepts.
-author:
-  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - kubeovn.mirror.attributes.info_module
+  - kubeovn.mirror.attributes
+  - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-    details: Reads only.
-  diff_mode:
-    support: none
 options:
   name:
     description: Only this mirror. An unknown name returns an empty list.
@@ -88,6 +80,7 @@ supports:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
 
 
 def main():
@@ -96,12 +89,13 @@ def main():
         supports_check_mode=True,
     )
     name = module.params['name']
+    checked_params(module, ovn_nb.check_info_params)
     session, support = ovn_nb.open_nb(
         module, mirror_names=[name] if name is not None else None)
     with session:
-        outcome = ovsdb.run_module_plan(
-            module, session, lambda api: (ovn_nb.read_mirrors(api, name), []))
-    module.exit_json(changed=False, mirrors=outcome, supports=support.as_dict())
+        mirrors = ovsdb.run_module_read(
+            module, session, lambda api: ovn_nb.read_mirrors(api, name))
+    module.exit_json(changed=False, mirrors=mirrors, supports=support.as_dict())
 
 
 if __name__ == '__main__':

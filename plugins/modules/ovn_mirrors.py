@@ -23,18 +23,10 @@ description:
     the declared settings and gets the marker.
   - If any listed port does not exist, the task fails naming every missing port and
     nothing is written. The role M(kubeovn.mirror.mirrors) wraps this module.
-author:
-  - kubeovn.mirror developers (@kubeovn)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - kubeovn.mirror.attributes
+  - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 options:
   mirrors:
     description: The declared mirrors. Names must be unique.
@@ -76,22 +68,16 @@ options:
         elements: str
         default: []
       pods:
-        description: Pods to mirror (Kube-OVN names their ports C(<name>.<namespace>[.<provider>])).
+        description:
+          - Pods to mirror, as the C(pods) of M(kubeovn.mirror.ovn_lsp_mirror); Kube-OVN
+            names their ports C(<name>.<namespace>[.<provider>]).
         type: list
         elements: dict
         default: []
         suboptions:
-          name:
-            description: Pod name.
-            type: str
-            required: true
-          namespace:
-            description: Pod namespace.
-            type: str
-            default: default
-          provider:
-            description: Provider of an attachment network, to mirror that NIC.
-            type: str
+          name: {description: Pod name., type: str, required: true}
+          namespace: {description: Pod namespace., type: str, default: default}
+          provider: {description: 'Provider of an attachment network, to mirror that NIC.', type: str}
   owner:
     description:
       - Who owns this set of mirrors; the value of the C(kubeovn.mirror/owner) marker.
@@ -167,7 +153,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+    ovn_mirror_set, ovn_nb, ovsdb)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    POD_OPTIONS, checked_params)
 
 MIRROR_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -178,7 +167,7 @@ MIRROR_OPTIONS = dict(
     sink=dict(type='str'),
     external_ids=dict(type='dict', default={}),
     ports=dict(type='list', elements='str', default=[]),
-    pods=dict(type='list', elements='dict', default=[], options=ovn_nb.POD_OPTIONS),
+    pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
 )
 
 
@@ -192,14 +181,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        ovn_nb.check_mirror_set(params['mirrors'], params['owner'])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    checked_params(module, ovn_mirror_set.check_params)
     session, support = ovn_nb.open_nb(
-        module, lsp_names=ovn_nb.mirror_set_lsp_names(params['mirrors']))
+        module, lsp_names=ovn_mirror_set.mirror_set_lsp_names(params['mirrors']))
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_nb.plan_mirror_set(
+        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_set.plan_mirror_set(
             params['mirrors'], params['owner'], params['purge'], support))
     result = dict(changed=outcome['changed'], created=outcome['created'],
                   updated=outcome['updated'], deleted=outcome['deleted'],

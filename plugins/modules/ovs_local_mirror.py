@@ -15,25 +15,20 @@ description:
   - Creates, updates in place or deletes an OVS C(Mirror) on a bridge (default C(br-int)) of the
     node the task runs on, that is which ports' traffic is copied, and to which output port or VLAN.
   - Ports are selected by OVS port name, by logical switch port (the interface's
-    C(external_ids:iface-id)) or as Kube-OVN pods (C(<name>.<namespace>)).
+    C(external_ids:iface-id)) or as Kube-OVN pods (C(<name>.<namespace>), or
+    C(<name>.<namespace>.<provider>) for an attachment network's NIC).
   - Everything is written in one transaction, after checking that every selected port exists.
   - For ad-hoc sessions. For persistent mirroring in Kube-OVN use the C(kubeovn.mirror.cni_mirror)
     and C(kubeovn.mirror.pod_mirror) roles; kube-ovn-cni clears every mirror on br-int when it
     starts with mirroring configured, including mirrors made by this module.
-  - Never fights its owners. The mirror C(m0) belongs to kube-ovn-cni, and mirrors with
+  - Never fights its owners. The mirror C(m0) belongs to kube-ovn-cni (unless it carries this
+    collection's marker, see O(external_ids)), and mirrors with
     C(external_ids:ovn-owned=true) belong to ovn-controller; both rewrite them. The module
-    refuses to change or delete them unless O(force=true).
-author:
-  - kubeovn.mirror developers (@kubeovn)
+    refuses to change or delete them unless O(force=true), and a forced change leaves them
+    without the marker, still theirs.
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-attributes:
-  platform:
-    platforms: posix
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - kubeovn.mirror.attributes
+  - kubeovn.mirror.pods
 options:
   name:
     description: Mirror name (unique on the bridge).
@@ -53,6 +48,13 @@ options:
       - When O(output_port) is not on the bridge, add it in the same transaction. An existing
         network interface of that name is bridged in, as kube-ovn-cni does with a physical NIC;
         otherwise an OVS internal port of that name is created.
+      - The port it adds is then made ready to capture on, as kube-ovn-cni does with its
+        C(mirror0) - IPv6 off on the interface (else ovs-vswitchd logs drops of the packets
+        the host sends on a port reserved for mirroring), and the link set up - after
+        waiting (at most O(timeout) seconds) for ovs-vswitchd to create the interface. That
+        needs O(wait=true) and a C(unix:) O(ovs_connection) (ovs-vswitchd on the host the
+        task runs on); otherwise bring it up yourself
+        (C(sysctl -w net.ipv6.conf.<port>.disable_ipv6=1; ip link set <port> up)).
     type: bool
     default: false
   output_vlan:
@@ -72,20 +74,6 @@ options:
     type: list
     elements: str
     default: []
-  pods:
-    description: Pods to mirror (their primary NIC, LSP C(<name>.<namespace>)).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: Pod name.
-        type: str
-        required: true
-      namespace:
-        description: Pod namespace.
-        type: str
-        default: default
   direction:
     description:
       - Seen from the pod. C(egress) is what it sends (OVS C(select_src_port)), C(ingress) what
@@ -97,7 +85,11 @@ options:
     description: Truncate each copied packet to this many bytes (14 to 65535), to keep mirroring cheap.
     type: int
   external_ids:
-    description: The mirror's external_ids; when given it replaces the whole map.
+    description:
+      - The mirror's external_ids; when given it replaces the whole map, except the
+        collection's marker C(kubeovn.mirror/owner=kubeovn.mirror.ovs_local_mirror), which
+        every mirror the module creates or updates carries. It is how the module tells its own
+        mirrors (even one named C(m0)) from kube-ovn-cni's and ovn-controller's.
     type: dict
   force:
     description: Allow changing or deleting mirrors owned by kube-ovn-cni (C(m0)) or ovn-controller.
@@ -119,11 +111,14 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds for connecting and, separately, for the transaction.
+    description:
+      - Seconds for connecting and, separately, for the transaction, and for ovs-vswitchd to
+        create a port made with O(create_output).
     type: float
     default: 30
 requirements:
   - ovsdbapp >= 2.18 (Python, on the node)
+  - iproute2 (C(ip)) on the node, to bring up an output port made with O(create_output)
 seealso:
   - module: kubeovn.mirror.ovn_mirror
 '''
@@ -150,7 +145,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 mirror:
-  description: The mirror after the task (as it would be, in check mode); empty when absent.
+  description: The bridge's OVS mirror after the task (as it would be, in check mode); empty when absent.
   returned: always
   type: dict
   sample:
@@ -162,7 +157,13 @@ mirror:
     output_port: mirror0
     output_vlan: null
     snaplen: null
-    external_ids: {}
+    external_ids: {kubeovn.mirror/owner: kubeovn.mirror.ovs_local_mirror}
+commands:
+  description: The C(ip) command that brought up the output port this task created (see O(create_output)).
+  returned: when the task created the output port and made it ready
+  type: list
+  elements: list
+  sample: [[/usr/sbin/ip, link, set, dev, mirror0, up]]
 statistics:
   description: The mirror's counters (C(tx_packets), C(tx_bytes)) as ovs-vswitchd last reported them.
   returned: when the mirror existed before the task
@@ -176,7 +177,9 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_mirror, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    POD_OPTIONS, checked_params)
 
 
 def main():
@@ -190,29 +193,30 @@ def main():
             select_all=dict(type='bool', default=False),
             ports=dict(type='list', elements='str', default=[]),
             lsps=dict(type='list', elements='str', default=[]),
-            pods=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                namespace=dict(type='str', default='default'))),
-            direction=dict(type='str', choices=list(ovs.DIRECTION_COLUMNS), default='both'),
+            pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
+            direction=dict(type='str', choices=list(ovs_mirror.DIRECTION_COLUMNS),
+                           default='both'),
             snaplen=dict(type='int'),
             external_ids=dict(type='dict'),
             force=dict(type='bool', default=False),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
-            ovs_connection=dict(type='str', default=ovs.DEFAULT_OVS_CONNECTION),
+            ovs_connection=dict(type='str', default=ovs_mirror.DEFAULT_OVS_CONNECTION),
             wait=dict(type='bool', default=True),
             timeout=dict(type='float', default=30),
         ),
         supports_check_mode=True,
     )
-    try:
-        ovs.check_params(module.params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    params = module.params
+    checked_params(module, ovs_mirror.check_params)
+    make_ready = checked_params(module, ovs_mirror.output_readiness_applies)
 
-    session = ovs.open_ovs(module)
+    session = ovs_mirror.open_ovs(module)
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovs.plan_local_mirror(module.params))
+        outcome = ovsdb.run_module_plan(module, session, ovs_mirror.plan_local_mirror(params))
     result = dict(changed=outcome['changed'], mirror=outcome['after'])
+    if outcome['created_output'] and make_ready and not module.check_mode:
+        result['commands'] = [ovs_mirror.make_output_ready(
+            module, outcome['created_output'], params['timeout'])]
     if outcome['statistics']:
         result['statistics'] = outcome['statistics']
     if module._diff:

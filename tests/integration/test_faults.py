@@ -159,17 +159,18 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
 def test_port_deleted_between_plan_and_commit_is_replanned(nb):
     """ovsdbapp re-runs a transaction the server refuses as stale (TRY_AGAIN); our planner
     runs inside it, so the retry plans again from fresh rows and sees the port is gone."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+        ovn_mirror_plan, ovn_nb, ovsdb)
     from ovsdbapp.schema.ovn_northbound import impl_idl
     nb.add_ports(['web-0.default', 'web-1.default'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
     names = ['web-0.default', 'web-1.default']
     session = ovsdb.open_session(
-        impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound', nb.connection,
+        impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound', ovsdb.ConnectionSettings(nb.connection, 10),
         [ovsdb.TableView('Mirror', ovn_nb.MIRROR_COLUMNS),
-         ovsdb.TableView('Logical_Switch_Port', ovn_nb.LSP_COLUMNS)], timeout=10)
+         ovsdb.TableView('Logical_Switch_Port', ovn_nb.LSP_COLUMNS)])
     plans = []
-    planner = ovn_nb.plan_lsp_attachments('mirror1', names, 'present', False)
+    planner = ovn_mirror_plan.plan_lsp_attachments('mirror1', names, 'present', False)
 
     def deleting_after_first_plan(api):
         plans.append('planning')

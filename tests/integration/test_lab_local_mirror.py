@@ -1,7 +1,9 @@
 """Local mirroring in the lab: ovs_local_mirror against the real ovs-vswitchd (userspace
 datapath); copies read with tcpdump on the mirror's output tap."""
 
+import json
 import struct
+import subprocess
 
 from lab.ansible import run_module
 from lab.daemons import wait_until
@@ -15,9 +17,17 @@ def mirror(lab, workdir, **args):
     args.update(ovs_connection=lab.ovs_db, output_port=MIRROR_TAP, create_output=True)
     result = run_module('ovs_local_mirror', args, workdir)
     assert not result.get('failed'), result
-    lab.prepare_tap()
+    # No prepare_tap(): the module brings up the output port it creates (issue 11).
     lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
     return result
+
+
+def link_state(name):
+    """(UP flag set, IPv6 disabled) of a host interface, read with ip and /proc."""
+    link = json.loads(subprocess.run(['ip', '-j', 'link', 'show', 'dev', name], check=True,
+                                     capture_output=True, text=True).stdout)[0]
+    with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % name) as handle:
+        return 'UP' in link['flags'], handle.read().strip() == '1'
 
 
 def traffic(lab):
@@ -40,6 +50,10 @@ def frame_lengths(pcap):
 def test_one_pod_then_all_then_truncated_with_growing_statistics(lab, tmp_path):
     result = mirror(lab, tmp_path, pods=[{'name': 'web-0', 'namespace': 'default'}])
     assert result['changed'] is True
+    assert [command[1:] for command in result['commands']] == [
+        ['link', 'set', 'dev', MIRROR_TAP, 'up']], result
+    # Right after the task, as a user following docs/local_mirroring.md would capture.
+    assert link_state(MIRROR_TAP) == (True, True)
     lines, dummy = lab.capture_host(MIRROR_TAP, lambda: traffic(lab))
     assert [l for l in lines if '%s > %s: ICMP echo request' % (WEB0, WEB1) in l], lines
     assert [l for l in lines if '%s > %s: ICMP echo reply' % (WEB1, WEB0) in l], lines

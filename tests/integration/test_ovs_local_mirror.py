@@ -89,6 +89,60 @@ def test_select_all_output_vlan_and_created_output(ovs):
     assert created['changed'] is True, created
     assert ovs.vsctl('get', 'Interface', 'kmtap9', 'type') == 'internal'
     assert 'kmtap9' in ovs.vsctl('list-ports', 'br-int').split()
+    # wait=false: no ovs-vswitchd to create the tap, so the module does not wait for it
+    # (the lab's test_lab_local_mirror shows the port brought up with a real vswitchd).
+    assert 'commands' not in created, created
+
+
+def test_m0_made_by_this_module_is_its_own_and_a_kube_ovn_cni_m0_is_refused(ovs):
+    """Issue 11: creating m0 then re-running the same task must not fail as kube-ovn-cni's."""
+    args = dict(name='m0', select_all=True)
+    created = ovs.run(args)
+    assert created['changed'] is True, created
+    assert ovs.vsctl('get', 'Mirror', 'm0', 'external_ids:"kubeovn.mirror/owner"').strip(
+        '"') == 'kubeovn.mirror.ovs_local_mirror'
+    before = ovs.dump()
+    again = ovs.run(args)
+    assert not again.get('failed') and again['changed'] is False, again
+    assert ovs.dump() == before
+    assert ovs.run(dict(args, select_all=False, ports=['web0_h']))['changed'] is True
+
+    # kube-ovn-cni restarts: it clears the bridge's mirrors and makes its own m0.
+    ovs.vsctl('clear', 'Bridge', 'br-int', 'mirrors', '--', '--id=@m', 'create', 'Mirror',
+              'name=m0', 'select_all=true', '--', 'add', 'Bridge', 'br-int', 'mirrors', '@m')
+    before = ovs.dump()
+    refused = ovs.run(args)
+    assert refused.get('failed') and 'kube-ovn-cni' in refused['msg'], refused
+    assert ovs.dump() == before
+
+
+def test_external_ids_replace_the_map_but_keep_the_marker(ovs):
+    ovs.run(dict(name='dbg', ports=['web0_h'], external_ids={'a': '1'}))
+    result = ovs.run(dict(name='dbg', ports=['web0_h'], external_ids={'b': 2}))
+    assert result['changed'] is True, result
+    assert result['mirror']['external_ids'] == {
+        'b': '2', 'kubeovn.mirror/owner': 'kubeovn.mirror.ovs_local_mirror'}
+    assert ovs.get('dbg', 'external_ids') == \
+        'b=2 kubeovn.mirror/owner=kubeovn.mirror.ovs_local_mirror'
+
+
+def test_a_hand_made_mirror_is_taken_over_with_the_marker(ovs):
+    ovs.vsctl('--', '--id=@p', 'get', 'Port', 'mirror0', '--', '--id=@m', 'create', 'Mirror',
+              'name=byhand', 'select_all=true', 'output_port=@p', '--',
+              'add', 'Bridge', 'br-int', 'mirrors', '@m')
+    taken = ovs.run(dict(name='byhand', select_all=True))
+    assert taken['changed'] is True, taken
+    assert 'kubeovn.mirror/owner' in ovs.get('byhand', 'external_ids')
+    assert ovs.run(dict(name='byhand', select_all=True))['changed'] is False
+
+
+def test_pods_on_an_attachment_network_select_by_provider(ovs):
+    ovs.vsctl('add-port', 'br-int', 'web0_net1', '--', 'set', 'Interface', 'web0_net1',
+              'external_ids:iface-id=web-0.shop.attachnet.default.ovn')
+    result = ovs.run(dict(name='att', direction='ingress', pods=[
+        {'name': 'web-0', 'namespace': 'shop', 'provider': 'attachnet.default.ovn'}]))
+    assert result['changed'] is True, result
+    assert ovs.port_names('att', 'select_dst_port') == ['web0_net1']
 
 
 @pytest.mark.parametrize('args', [
@@ -131,8 +185,12 @@ def test_mirrors_of_kube_ovn_cni_and_ovn_controller_are_refused_unless_forced(
     (dict(name='x', select_all=True, direction='sideways'), 'sideways'),
     (dict(name='x'), 'selects nothing'),
     (dict(name='x', pods=[{'name': 'web-0', 'namespace': ''}]), 'namespace'),
+    (dict(name='x', select_all=True, create_output=True, output_port='a-very-long-tap0'),
+     "'a-very-long-tap0'"),
+    (dict(name='x', select_all=True, external_ids={'k': 'v\x00'}), 'control character'),
 ], ids=['missing-ports', 'missing-output', 'missing-bridge', 'snaplen', 'vlan', 'empty-name',
-        'direction', 'selects-nothing', 'empty-namespace'])
+        'direction', 'selects-nothing', 'empty-namespace', 'output-iface-name',
+        'external-ids-text'])
 def test_bad_input_fails_naming_the_value_and_writes_nothing(ovs, args, fragment):
     before = ovs.dump()
     result = ovs.run(args)
@@ -144,14 +202,14 @@ def test_bad_input_fails_naming_the_value_and_writes_nothing(ovs, args, fragment
 def planned_twice(ovs, params, meanwhile):
     """Run the OVS planner once through module_utils, doing `meanwhile()` (another client's
     change) right after the first plan; the plannings and the outcome (or the error)."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs as ovs_utils
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_mirror
     from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
     from ovsdbapp.schema.open_vswitch import impl_idl
     defaults = dict(bridge='br-int', output_port='mirror0', create_output=False,
                     output_vlan=None, select_all=False, ports=[], lsps=[], pods=[],
                     direction='both', snaplen=None, external_ids=None, force=False,
                     state='present')
-    planner = ovs_utils.plan_local_mirror(dict(defaults, **params))
+    planner = ovs_mirror.plan_local_mirror(dict(defaults, **params))
     plans = []
 
     def planning(api):
@@ -161,9 +219,9 @@ def planned_twice(ovs, params, meanwhile):
         if len(plans) == 1:
             meanwhile()
         return outcome
-    views = [ovsdb.TableView(table, columns) for table, columns in ovs_utils.OVS_VIEWS]
-    with ovsdb.open_session(ovs_utils.NoWaitOvsdbIdl, 'Open_vSwitch', ovs.server.unix, views,
-                            timeout=10) as session:
+    views = [ovsdb.TableView(table, columns) for table, columns in ovs_mirror.OVS_VIEWS]
+    with ovsdb.open_session(ovs_mirror.NoWaitOvsdbIdl, 'Open_vSwitch',
+                            ovsdb.ConnectionSettings(ovs.server.unix, 10), views) as session:
         try:
             return plans, ovsdb.run_planned(session.api, planning)
         except LookupError as exc:

@@ -197,7 +197,7 @@ def test_local_mirror_all_three_ways_and_teardown(lab, cluster, cni_daemonset, t
     assert annotations.get('ovn.kubernetes.io/mirror') == 'true'
     assert lab.vsctl('--bare', '--columns=name', 'find', 'Mirror', 'name=web0-local')
 
-    lab.prepare_tap()
+    # ovs_local_mirror brought up the port it created (create_output): no prepare_tap().
     lab.wait_mirror_realised('web0-local', True, True)
     lines, dummy = lab.capture_host(MIRROR_TAP, lambda: lab.ping('web-0', PODS['web-1'][2],
                                                                  count=3))

@@ -34,3 +34,15 @@ def test_bad_names_are_refused_naming_the_value(name, says):
 @pytest.mark.parametrize('name', ['mirror1', 'web-0.default', 'mirror-ü', 'a.b/c'])
 def test_good_names_pass(name):
     naming.check_name('mirror', name)
+
+
+@pytest.mark.parametrize('name', ['', None, 'a' * 16, 'eth/0', 'eth 0', 'tab\there', 'nul\x00'])
+def test_bad_interface_names_are_refused_naming_the_value(name):
+    with pytest.raises(ValueError) as error:
+        naming.check_iface_name('output_port', name)
+    assert 'output_port' in str(error.value) and repr(name) in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['mirror0', 'a' * 15, 'net1.100'])
+def test_good_interface_names_pass(name):
+    naming.check_iface_name('output_port', name)

@@ -1,10 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""OVS Mirror state on a bridge (Open_vSwitch database): read, compare, plan, apply.
+"""The node's OVS mirror logic (ovs_local_mirror): a Mirror on a bridge of the
+Open_vSwitch database, read, compared, planned and applied, and the output port it creates
+made ready to capture on.
 
 A Mirror is not a root table: Bridge.mirrors holds it, so it is created and added to the
 bridge in one transaction, and dropping it from the bridge deletes it.
+
+Every mirror this module writes carries the collection's marker (external_ids
+OWNER_KEY=OWNER); that is how it tells its own mirrors from kube-ovn-cni's `m0` and
+ovn-controller's, which it refuses to touch unless forced.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,22 +18,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-
-from ansible.module_utils.basic import missing_required_lib
+import time
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name, lsp_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    OWNER_KEY, check_external_ids, check_iface_name, check_name, pod_lsp_names, string_map)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 
 try:
-    from ovsdbapp.backend.ovs_idl import idlutils
     from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_transaction
     from ovsdbapp.schema.open_vswitch import impl_idl as ovs_impl_idl
-except ImportError:  # pragma: no cover - reported through ovsdb.HAS_OVSDBAPP
-    idlutils = ovsdbapp_transaction = ovs_impl_idl = None
+except ImportError:  # pragma: no cover - reported through ovsdb.require_ovsdbapp
+    ovsdbapp_transaction = ovs_impl_idl = None
 
 OVS_SCHEMA = 'Open_vSwitch'
 DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
 KUBE_OVN_MIRROR = 'm0'       # created and rewritten by kube-ovn-cni
+# The value of the collection's marker on the OVS mirrors it writes.
+OWNER = 'kubeovn.mirror.ovs_local_mirror'
 MAX_MIRRORS_PER_BRIDGE = 32
 SNAPLEN_RANGE = (14, 65535)
 # From the pod's point of view: OVS "src" ports are where packets enter the bridge, i.e.
@@ -58,21 +66,15 @@ class NoWaitOvsdbIdl(ovs_impl_idl.OvsdbIdl if ovs_impl_idl else object):
 
 
 def open_ovs(module):
-    if not ovsdb.HAS_OVSDBAPP:
-        module.fail_json(msg=missing_required_lib('ovsdbapp'),
-                         exception=str(ovsdb.OVSDBAPP_IMPORT_ERROR))
+    ovsdb.require_ovsdbapp(module)
     params = module.params
     api_class = ovs_impl_idl.OvsdbIdl if params['wait'] else NoWaitOvsdbIdl
     views = [ovsdb.TableView(table, columns) for table, columns in OVS_VIEWS]
+    settings = ovsdb.ConnectionSettings(params['ovs_connection'], params['timeout'])
     try:
-        return ovsdb.open_session(api_class, OVS_SCHEMA, params['ovs_connection'], views,
-                                  params['timeout'])
+        return ovsdb.open_session(api_class, OVS_SCHEMA, settings, views)
     except (ValueError, ovsdb.OvsdbError) as exc:
         module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
-
-
-def _row(api, table, name):
-    return idlutils.row_by_value(api.idl, table, 'name', name, default=None)
 
 
 def mirror_record(bridge, mirror):
@@ -91,17 +93,26 @@ def mirror_record(bridge, mirror):
 
 
 def owner_of(mirror):
-    """Who else manages this mirror, or None."""
-    if mirror.name == KUBE_OVN_MIRROR:
-        return 'kube-ovn-cni (its mirror m0)'
+    """Who else manages this mirror, or None (ours, or nobody's).
+
+    ovn-controller's mark wins over ours; an `m0` without our marker is kube-ovn-cni's
+    (which, when it starts, clears the bridge's mirrors and makes its own `m0`).
+    """
     if mirror.external_ids.get('ovn-owned') == 'true':
         return 'ovn-controller (external_ids:ovn-owned=true)'
+    if mirror.name == KUBE_OVN_MIRROR and mirror.external_ids.get(OWNER_KEY) != OWNER:
+        return 'kube-ovn-cni (its mirror m0)'
     return None
 
 
 def check_params(params):
-    """Static checks that need no database; ValueError names the offending value."""
+    """Every check of the module's input that needs no database, done once before
+    connecting (the planner trusts it); ValueError names the offending value."""
     check_name('mirror', params['name'])
+    check_name('bridge', params['bridge'])
+    if params.get('output_vlan') is None and params.get('create_output'):
+        check_iface_name('output_port', params['output_port'])
+    check_external_ids(params.get('external_ids'))
     snaplen = params.get('snaplen')
     if snaplen is not None and not SNAPLEN_RANGE[0] <= snaplen <= SNAPLEN_RANGE[1]:
         raise ValueError('snaplen %r must be within %d..%d' % ((snaplen,) + SNAPLEN_RANGE))
@@ -117,8 +128,8 @@ def check_params(params):
 
 
 def selected_lsps(params):
-    return list(params.get('lsps') or []) + [
-        lsp_name(pod.get('name'), pod.get('namespace')) for pod in params.get('pods') or []]
+    """The LSP names selected by `lsps` and `pods` (found by the interfaces' iface-id)."""
+    return list(params.get('lsps') or []) + pod_lsp_names(params.get('pods'))
 
 
 def _port_of_interface(bridge, iface_id):
@@ -134,7 +145,7 @@ def plan_local_mirror(params):
     name, state = params['name'], params['state']
 
     def planner(api):
-        bridge = _row(api, 'Bridge', params['bridge'])
+        bridge = find_row(api, 'Bridge', params['bridge'])
         if bridge is None:
             raise LookupError('bridge %r does not exist' % params['bridge'])
         mirror = next((m for m in bridge.mirrors if m.name == name), None)
@@ -145,12 +156,14 @@ def plan_local_mirror(params):
                              % (name, bridge.name, owner_of(mirror)))
         if state == 'absent':
             if mirror is None:
-                return dict(changed=False, before=before, after={}, statistics={}), []
+                return dict(changed=False, before=before, after={}, statistics={},
+                            created_output=None), []
 
             def drop(txn):
                 bridge.verify('mirrors')   # gone meanwhile: the server refuses, we re-plan
                 bridge.delvalue('mirrors', mirror)
-            return (dict(changed=True, before=before, after={}, statistics={}),
+            return (dict(changed=True, before=before, after={}, statistics={},
+                         created_output=None),
                     [ovsdb.CallbackCommand(api, drop)])
 
         ports_by_name = dict((port.name, port) for port in bridge.ports)
@@ -199,12 +212,15 @@ def plan_local_mirror(params):
             external_ids=before.get('external_ids') or {},
         )
         if params.get('external_ids') is not None:
-            after['external_ids'] = dict((str(key), str(value))
-                                         for key, value in params['external_ids'].items())
+            after['external_ids'] = string_map(params['external_ids'])
+        if mirror is None or not owner_of(mirror):
+            # Ours from now on (a forced change of another owner's mirror leaves it theirs).
+            after['external_ids'] = dict(after['external_ids'], **{OWNER_KEY: OWNER})
         changed = after != before
         statistics = dict(mirror.statistics) if mirror is not None else {}
         if not changed:
-            return dict(changed=False, before=before, after=after, statistics=statistics), []
+            return dict(changed=False, before=before, after=after, statistics=statistics,
+                        created_output=None), []
 
         by_name = dict((port.name, port) for port in selected)
 
@@ -239,7 +255,42 @@ def plan_local_mirror(params):
             row.snaplen = [after['snaplen']] if after['snaplen'] else []
             row.external_ids = after['external_ids']
 
-        return (dict(changed=True, before=before, after=after, statistics=statistics),
+        return (dict(changed=True, before=before, after=after, statistics=statistics,
+                     created_output=create_output),
                 [ovsdb.CallbackCommand(api, apply)])
 
     return planner
+
+
+def output_readiness_applies(params):
+    """Whether the module makes a port it creates ready: only when ovs-vswitchd has applied
+    the change (wait=true) and runs on this host (a unix: socket), as its interface is then
+    one of this host's."""
+    return bool(params['wait']) and all(
+        remote.startswith('unix:') for remote in ovsdb.parse_remotes(params['ovs_connection']))
+
+
+def make_output_ready(module, name, timeout):
+    """Bring the output port's interface `name` up with IPv6 off (else nothing can be
+    captured on it, and vswitchd logs drops of the IPv6 packets the host sends on it),
+    waiting at most `timeout` seconds for ovs-vswitchd to create it. Returns the `ip`
+    command run; fails the module saying what is left to do when the interface does not
+    appear."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists('/sys/class/net/%s' % name):
+        if time.monotonic() >= deadline:
+            module.fail_json(msg='the mirror was written, but ovs-vswitchd did not create the '
+                                 'output port %s within %s s; once it exists, run: '
+                                 'sysctl -w net.ipv6.conf.%s.disable_ipv6=1; '
+                                 'ip link set %s up' % (name, timeout, name, name))
+        time.sleep(0.05)
+    ipv6 = '/proc/sys/net/ipv6/conf/%s/disable_ipv6' % name
+    if os.path.exists(ipv6):
+        with open(ipv6, 'w') as handle:
+            handle.write('1\n')
+    command = [module.get_bin_path('ip', required=True), 'link', 'set', 'dev', name, 'up']
+    rc, dummy, err = module.run_command(command)
+    if rc != 0:
+        module.fail_json(msg='the mirror was written, but bringing its output port up failed: '
+                             '%s: %s' % (' '.join(command), err.strip()), rc=rc, stderr=err)
+    return command

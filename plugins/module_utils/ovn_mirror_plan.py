@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning one OVN Northbound mirror (ovn_mirror) and its port attachments
+(ovn_lsp_mirror): the checks of their parameters, the mirror the parameters ask for, and
+planners (see ovsdb.run_planned) turning the difference into ovsdbapp commands.
+
+Each module's input is checked once, before connecting (check_mirror_params,
+check_attachment_params); the planners trust it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    GRE_KEY_MAX, check_external_ids, check_name, check_text, pod_lsp_names, string_map, unique)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
+    attached_ports, mirror_record)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
+
+# ovn-controller writes the index as the tunnel key and erspan_idx; OVS's userspace ERSPAN
+# encapsulation rejects session ids above 10 bits.
+ERSPAN_INDEX_MAX = 1023
+IP_SINK_TYPES = ('gre', 'erspan')
+
+
+# ---- checking ---------------------------------------------------------------------------
+
+def check_mirror_params(params):
+    """ovn_mirror's input, before connecting; ValueError names the offending value."""
+    check_name('mirror', params['name'])
+    check_external_ids(params.get('external_ids'))
+
+
+def check_attachment_params(params):
+    """ovn_lsp_mirror's input, before connecting: the mirror's name and the LSP names the
+    ports and pods give, without repeats (returned, for the monitor condition and plan)."""
+    check_name('mirror', params['mirror'])
+    names = unique(list(params['ports']) + pod_lsp_names(params['pods']))
+    for name in names:
+        check_name('logical switch port', name)
+    return names
+
+
+# ---- the mirror the parameters ask for ----------------------------------------------------
+
+def normalize_ip(value):
+    """The canonical text of an IPv4/IPv6 address (so 2001:db8::0:1 == 2001:db8::1)."""
+    try:
+        address = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        address = None
+    # OVS tunnel remote_ip takes no IPv6 scope id (fe80::1%eth0).
+    if address is None or getattr(address, 'scope_id', None):
+        raise ValueError('sink %r is not an IPv4 or IPv6 address' % (value,))
+    return str(address)
+
+
+def check_index(mirror_type, index):
+    limit = ERSPAN_INDEX_MAX if mirror_type == 'erspan' else GRE_KEY_MAX
+    what = 'ERSPAN index' if mirror_type == 'erspan' else 'GRE key'
+    if isinstance(index, bool) or not 0 <= index <= limit:
+        raise ValueError('index %r is out of range: the %s of a %s mirror must be within '
+                         '0..%d' % (index, what, mirror_type, limit))
+
+
+def desired_mirror(params, current, support):
+    """The mirror record the parameters ask for: given options over the current values.
+
+    Options left out keep their current value, so an update names only what changes.
+    What depends on the merge (fields missing to create, what the server supports, the
+    sink and index of the resulting type) is checked here; the rest of the input was
+    checked once by check_mirror_params. Raises ValueError naming the offending value.
+    """
+    name = params['name']
+    desired = dict((key, value) for key, value in (current or {}).items() if key != 'ports')
+    desired['name'] = name
+    for key in ('type', 'filter', 'sink', 'index'):
+        if params.get(key) is not None:
+            desired[key] = params[key]
+    if params.get('external_ids') is not None:
+        desired['external_ids'] = string_map(params['external_ids'])
+    desired.setdefault('external_ids', {})
+
+    mirror_type = desired.get('type')
+    needed = ['type', 'filter', 'sink'] + (['index'] if mirror_type in IP_SINK_TYPES else [])
+    missing = [key for key in needed if desired.get(key) is None]
+    if missing:
+        raise ValueError('mirror %r does not exist; creating it needs %s'
+                         % (name, ', '.join(missing)))
+    support.check('type', mirror_type)
+    support.check('filter', desired['filter'])
+    if mirror_type in IP_SINK_TYPES:
+        desired['sink'] = normalize_ip(desired['sink'])
+        check_index(mirror_type, desired['index'])
+    else:
+        # local: the sink is an OVS interface's external_ids:mirror-id; lport: an LSP name.
+        if not str(desired['sink']).strip():
+            raise ValueError('sink must not be empty for a %s mirror' % mirror_type)
+        check_text('sink', desired['sink'])
+        if desired.get('index') is None:
+            desired['index'] = 0
+    return desired
+
+
+# ---- planning --------------------------------------------------------------------------
+
+MIRROR_UPDATABLE = ('type', 'index', 'filter', 'sink', 'external_ids')
+
+
+def plan_mirror(params, support):
+    """A planner (see ovsdb.run_planned) converging one mirror to `params`.
+
+    An existing mirror is updated in place (same row), so its LSP attachments survive;
+    state=absent deletes it by UUID (the server then drops it from every LSP).
+    """
+    name, state = params['name'], params['state']
+
+    def planner(api):
+        row = find_row(api, 'Mirror', name)
+        before = mirror_record(row, attached_ports(api, row)) if row is not None else {}
+        if state == 'absent':
+            commands = [] if row is None else [
+                ovsdb.verify_command(api, [(row, 'name')]), api.db_destroy('Mirror', row.uuid)]
+            return dict(changed=bool(commands), before=before, after={}), commands
+        after, commands = converge_mirror(api, row, before, params, support)
+        return dict(changed=bool(commands), before=before, after=after), commands
+
+    return planner
+
+
+def converge_mirror(api, row, before, params, support):
+    """(record after, commands) turning the mirror `row` (None: absent) into `params`."""
+    desired = desired_mirror(params, before, support)
+    if row is None:
+        command = api.mirror_add(
+            desired['name'], desired['type'], desired['index'], desired['filter'],
+            desired['sink'], external_ids=desired['external_ids'])
+        return dict(desired, ports=[]), [command]
+    changed = [key for key in MIRROR_UPDATABLE if desired[key] != before[key]]
+    commands = [ovsdb.verify_command(api, [(row, key) for key in changed])] if changed else []
+    plain = [(key, desired[key]) for key in changed if key != 'external_ids']
+    if plain:
+        commands.append(api.db_set('Mirror', row.uuid, *plain))
+    if 'external_ids' in changed:
+        # db_set merges maps; the option is the whole map, so clear it first.
+        commands.append(api.db_clear('Mirror', row.uuid, 'external_ids'))
+        if desired['external_ids']:
+            commands.append(api.db_set('Mirror', row.uuid,
+                                       ('external_ids', desired['external_ids'])))
+    return dict(desired, ports=before['ports']), commands
+
+
+def attachment_commands(api, mirror_row, mirror_reference, attach, detach):
+    """Commands attaching the mirror to the LSPs named in `attach` and detaching it from
+    those in `detach`, verifying at commit that neither those ports nor an existing mirror
+    changed since they were read (so a port deleted meanwhile is noticed, not skipped).
+    `mirror_reference` is the mirror's UUID, or its name when it is created in the same
+    transaction (ovsdbapp finds rows inserted by the transaction)."""
+    if not attach and not detach:
+        return []
+    read = [(find_row(api, 'Logical_Switch_Port', name), 'mirror_rules')
+            for name in list(attach) + list(detach)]
+    read = [(row, column) for row, column in read if row is not None]
+    if mirror_row is not None:
+        read.append((mirror_row, 'name'))
+    commands = [ovsdb.verify_command(api, read)]
+    commands += [api.lsp_attach_mirror(name, mirror_reference, may_exist=True)
+                 for name in attach]
+    commands += [api.lsp_detach_mirror(name, mirror_reference, if_exists=True)
+                 for name in detach]
+    return commands
+
+
+def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
+    """A planner attaching (or detaching) `lsp_names` to the mirror, as one transaction.
+    `lsp_names` come from check_attachment_params (checked, without repeats).
+
+    With state=present every named LSP and the mirror must exist, else it fails naming all
+    that are missing and writes nothing. With state=absent missing ones are already
+    detached. `exclusive` (with present) also detaches every LSP not named.
+    """
+    def planner(api):
+        mirror = find_row(api, 'Mirror', mirror_name)
+        current = attached_ports(api, mirror) if mirror is not None else []
+        missing_lsps = [name for name in lsp_names
+                        if find_row(api, 'Logical_Switch_Port', name) is None]
+        if state == 'present':
+            missing = (['mirror %r' % mirror_name] if mirror is None else []) + \
+                ['logical switch port %r' % name for name in missing_lsps]
+            if missing:
+                raise LookupError('nothing was changed because these do not exist: %s'
+                                  % ', '.join(missing))
+            attach = [name for name in lsp_names if name not in current]
+            wanted = set(lsp_names)
+            detach = [name for name in current if name not in wanted] if exclusive else []
+        else:
+            attach = []
+            detach = [name for name in lsp_names if name in current]
+        commands = attachment_commands(api, mirror, mirror.uuid if mirror else None,
+                                       attach, detach)
+        after = sorted((set(current) | set(attach)) - set(detach))
+        outcome = dict(changed=bool(commands), attached=attach, detached=detach,
+                       before=dict(mirror=mirror_name, ports=current),
+                       after=dict(mirror=mirror_name, ports=after))
+        return outcome, commands
+
+    return planner

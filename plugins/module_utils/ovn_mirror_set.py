@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A declared set of OVN Northbound mirrors (ovn_mirrors, GitOps): the owner marker, the
+checks of the declared list, and the planner converging the NB to it, purge included.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    OWNER_KEY, check_external_ids, check_name, pod_lsp_names, unique)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan import (
+    attachment_commands, converge_mirror)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
+    mirror_record, ports_by_mirror)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
+
+# OWNER_KEY (naming) marks a mirror as managed by a declared set; its value names the set's
+# owner, so purge only ever deletes mirrors that the same owner created.
+
+
+def check_params(params):
+    """ovn_mirrors' input, before connecting: owner usable, mirror names unique, every name
+    and external_ids entry writable. ValueError names the offending value."""
+    check_name('owner', params['owner'])
+    seen = set()
+    for item in params['mirrors']:
+        check_name('mirror', item.get('name'))
+        if item['name'] in seen:
+            raise ValueError('mirror %r is declared more than once' % item['name'])
+        seen.add(item['name'])
+        check_external_ids(item.get('external_ids'))
+        for name in pod_lsp_names(item.get('pods')) + list(item.get('ports') or []):
+            check_name('logical switch port', name)
+
+
+def mirror_set_lsp_names(mirrors):
+    """Every LSP name a declared set mentions (for the monitor condition)."""
+    names = []
+    for item in mirrors:
+        names += list(item.get('ports') or []) + pod_lsp_names(item.get('pods'))
+    return unique(names)
+
+
+def plan_mirror_set(mirrors, owner, purge, support):
+    """A planner converging the NB to a declared list of mirrors, as one transaction.
+
+    Each mirror with state=present gets exactly its declared settings, the owner marker
+    in external_ids and exactly its declared ports. state=absent deletes it. With `purge`,
+    mirrors marked with this owner but not declared are deleted; nothing else is touched.
+    Missing ports fail the whole run naming every one of them, writing nothing.
+    """
+    def planner(api):
+        declared = dict((item['name'], item) for item in mirrors)
+        attached = ports_by_mirror(api)
+        commands, missing = [], []
+        before, after = {}, {}
+        created, updated, deleted = [], [], []
+        for item in mirrors:
+            name = item['name']
+            row = find_row(api, 'Mirror', name)
+            current = mirror_record(row, attached.get(row.uuid, [])) if row is not None else {}
+            if current:
+                before[name] = current
+            if item.get('state', 'present') == 'absent':
+                if row is not None:
+                    commands += [ovsdb.verify_command(api, [(row, 'name')]),
+                                 api.db_destroy('Mirror', row.uuid)]
+                    deleted.append(name)
+                continue
+            params = dict(item, external_ids=dict(item.get('external_ids') or {},
+                                                  **{OWNER_KEY: owner}))
+            wanted_ports = unique(list(item.get('ports') or []) + pod_lsp_names(item.get('pods')))
+            missing += ['logical switch port %r (mirror %r)' % (port, name)
+                        for port in wanted_ports
+                        if find_row(api, 'Logical_Switch_Port', port) is None]
+            try:
+                record, mirror_commands = converge_mirror(api, row, current, params, support)
+            except ValueError as exc:
+                raise ValueError('mirror %r: %s' % (name, exc))
+            commands += mirror_commands
+            current_ports = current.get('ports', [])
+            # A mirror created in this transaction is found by name (ovsdbapp looks rows up
+            # in the IDL, which holds the transaction's inserted rows).
+            attach = [port for port in wanted_ports if port not in current_ports]
+            detach = [port for port in current_ports if port not in wanted_ports]
+            commands += attachment_commands(api, row, row.uuid if row is not None else name,
+                                            attach, detach)
+            after[name] = dict(record, ports=sorted(wanted_ports))
+            if row is None:
+                created.append(name)
+            elif mirror_commands or attach or detach:
+                updated.append(name)
+        if purge:
+            for row in api.tables['Mirror'].rows.values():
+                if row.name not in declared and row.external_ids.get(OWNER_KEY) == owner:
+                    before[row.name] = mirror_record(row, attached.get(row.uuid, []))
+                    commands += [ovsdb.verify_command(api, [(row, 'name')]),
+                                 api.db_destroy('Mirror', row.uuid)]
+                    deleted.append(row.name)
+        if missing:
+            raise LookupError('nothing was changed because these do not exist: %s'
+                              % ', '.join(missing))
+        outcome = dict(changed=bool(commands), created=created, updated=updated,
+                       deleted=sorted(deleted),
+                       before=[before[name] for name in sorted(before)],
+                       after=[after[name] for name in sorted(after)])
+        return outcome, commands
+
+    return planner
