@@ -45,7 +45,7 @@ def test_the_artifact_ships_no_caches_and_no_dev_harness(tmp_path):
                 or n.startswith(('tests/unit', 'tests/integration'))], names
     for needed in ('MANIFEST.json', 'FILES.json', 'README.md', 'COPYING', 'meta/runtime.yml',
                    'meta/execution-environment.yml', 'plugins/modules/ovn_mirror.py',
-                   'plugins/filter/attachment_provider.py', 'roles/underlay_network/tasks/main.yml',
+                   'plugins/filter/names.py', 'plugins/filter/attachment_provider.yml', 'roles/underlay_network/tasks/main.yml',
                    'playbooks/remote_mirror.yml', 'docs/kube_ovn_versions.md',
                    'tests/sanity/ignore-2.19.txt', 'changelogs/changelog.yaml'):
         assert needed in names, needed

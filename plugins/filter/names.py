@@ -7,38 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: attachment_provider
-short_description: Kube-OVN provider name of a NetworkAttachmentDefinition
-version_added: 0.1.0
-description:
-  - Returns C(<nad>.<namespace>.ovn), the provider Kube-OVN gives an attachment network; the
-    underlay Subnet's C(provider), the pod annotations C(<provider>.kubernetes.io/...) and the
-    attachment's logical switch port names all use it.
-author:
-  - kubeovn.mirror developers (@kubeovn)
-options:
-  _input:
-    description: The NetworkAttachmentDefinition's name.
-    type: str
-    required: true
-  namespace:
-    description: The NetworkAttachmentDefinition's namespace.
-    type: str
-    default: default
-'''
-
-EXAMPLES = r'''
-- name: The provider of default/attachnet
-  ansible.builtin.debug:
-    msg: "{{ 'attachnet' | kubeovn.mirror.attachment_provider('default') }}"  # attachnet.default.ovn
-'''
-
-RETURN = r'''
-_value:
-  description: C(<nad>.<namespace>.ovn).
-  type: str
-'''
+# Each filter is documented in its sidecar file (attachment_provider.yml, owner_marker.yml,
+# marked_owner.yml, owner_marker_key.yml).
 
 from ansible.errors import AnsibleFilterError
 

@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeovn.mirror.plugins.filter.attachment_provider import FilterModule
+from ansible_collections.kubeovn.mirror.plugins.filter.names import FilterModule
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import OWNER_KEY
 
 FILTERS = FilterModule().filters()
