@@ -4,14 +4,18 @@ The test apiserver runs no kubelet, scheduler or Kube-OVN. `ClusterStandIn` play
 in a background thread, so the roles' waits complete as they would on a real cluster:
 ProviderNetworks and Subnets become ready, pods run, and a pod on an attachment network gets
 the address the lab really gives it (the receiver pod is the lab's receiver namespace).
-It only touches objects' status and the address annotation; it stops when told, or after
-`lifetime` seconds at the latest.
+It touches objects' status and the address annotation, and keeps an IP resource per attachment
+address as Kube-OVN does (`<pod>.<namespace>.<provider>`, deleted once the pod is gone, so
+teardown's wait for the address release completes); it stops when told, or after `lifetime`
+seconds at the latest. Its status writes are valid against Kube-OVN v1.14's status schemas
+(lab/kube/crds.yaml).
 """
 
 import threading
 import time
 
 NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks'
+STAND_IN_LABEL = 'lab.kubeovn.mirror/stand-in'
 
 
 def _attachment_providers(annotation):
@@ -66,6 +70,33 @@ class ClusterStandIn:
     def reconcile(self):
         self._networks_ready()
         self._pods_running()
+        self._addresses_released()
+
+    def _addresses_released(self):
+        """Kube-OVN's controller: an IP resource goes once its pod is gone."""
+        pods = set((pod.metadata.namespace, pod.metadata.name)
+                   for pod in self.core.list_pod_for_all_namespaces().items)
+        for item in self.objects.list_cluster_custom_object(
+                'kubeovn.io', 'v1', 'ips', label_selector=STAND_IN_LABEL)['items']:
+            spec = item.get('spec') or {}
+            if (spec.get('namespace'), spec.get('podName')) not in pods:
+                self.objects.delete_cluster_custom_object('kubeovn.io', 'v1', 'ips',
+                                                          item['metadata']['name'])
+
+    def _ip_resource(self, namespace, pod, provider, address):
+        name = '%s.%s.%s' % (pod, namespace, provider)
+        from kubernetes.client.exceptions import ApiException
+        try:
+            self.objects.create_cluster_custom_object('kubeovn.io', 'v1', 'ips', {
+                'apiVersion': 'kubeovn.io/v1', 'kind': 'IP',
+                'metadata': {'name': name, 'labels': {STAND_IN_LABEL: 'true'}},
+                'spec': {'podName': pod, 'namespace': namespace,
+                         'nodeName': 'lab-chassis', 'ipAddress': address,
+                         'v4IpAddress': address if ':' not in address else '',
+                         'v6IpAddress': address if ':' in address else ''}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
 
     def _networks_ready(self):
         group = ('kubeovn.io', 'v1')
@@ -105,3 +136,5 @@ class ClusterStandIn:
             if any(annotations.get(key) != value for key, value in wanted.items()):
                 self.core.patch_namespaced_pod(name, namespace,
                                                {'metadata': {'annotations': wanted}})
+                for key in wanted:
+                    self._ip_resource(namespace, name, key.split('.kubernetes.io/')[0], address)

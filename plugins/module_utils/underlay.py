@@ -12,12 +12,48 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_iface_name
 
 PROTOCOLS = {'IPv4': (4,), 'IPv6': (6,), 'Dual': (4, 6)}
 # Kube-OVN names the OVS bridge br-<provider network>, and a NIC name has at most 15 bytes.
 MAX_PROVIDER_NETWORK_NAME = 12
+# Kubernetes object names of cluster-scoped custom resources: DNS-1123 subdomains
+# (k8s.io/apimachinery validation.IsDNS1123Subdomain).
+DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
+MAX_DNS1123_SUBDOMAIN = 253
+# Kube-OVN v1.14's CRDs (dist/images/install.sh): Subnet metadata.name `^[^0-9]`,
+# ProviderNetwork metadata.name maxLength 12 and not `int` (its controller reserves the name).
+RESERVED_PROVIDER_NETWORK_NAMES = ('int',)
+
+
+def _k8s_name_problem(kind, name):
+    """Why the API refuses `name` for a cluster-scoped custom resource, or None."""
+    if not isinstance(name, str) or not name:
+        return '%s name %r must be a non-empty string' % (kind, name)
+    if len(name) > MAX_DNS1123_SUBDOMAIN or not DNS1123_SUBDOMAIN.match(name):
+        return ('%s name %r is not a valid Kubernetes name (lower-case letters, digits, "-" and '
+                '".", starting and ending with a letter or digit, at most %d characters)'
+                % (kind, name, MAX_DNS1123_SUBDOMAIN))
+    return None
+
+
+def name_problems(provider_network_name, vlan_name, subnet_name):
+    """Every Kubernetes and Kube-OVN rule the three names break, before anything is written."""
+    problems = []
+    for kind, name in (('ProviderNetwork', provider_network_name), ('Vlan', vlan_name),
+                       ('Subnet', subnet_name)):
+        problem = _k8s_name_problem(kind, name)
+        if problem:
+            problems.append(problem)
+    if isinstance(provider_network_name, str) and \
+            provider_network_name in RESERVED_PROVIDER_NETWORK_NAMES:
+        problems.append('ProviderNetwork name %r is reserved by Kube-OVN' % provider_network_name)
+    if isinstance(subnet_name, str) and subnet_name[:1].isdigit():
+        problems.append('Subnet name %r must not start with a digit (Kube-OVN\'s Subnet CRD: '
+                        'pattern ^[^0-9])' % subnet_name)
+    return problems
 
 
 def _iface_problem(what, name):
@@ -66,6 +102,9 @@ def underlay_problems(provider_network, vlan, subnet, attachment_provider=None):
     """Every problem of the three specs (dicts shaped like the CRs' spec + name)."""
     problems = []
     pn_name = provider_network.get('name') or ''
+    if 'name' in subnet:
+        problems.extend(name_problems(provider_network.get('name'), vlan.get('name'),
+                                      subnet.get('name')))
     if not pn_name or len(pn_name) > MAX_PROVIDER_NETWORK_NAME:
         problems.append('provider network name %r must have 1 to %d characters (Kube-OVN '
                         'names its bridge br-<name>)' % (pn_name, MAX_PROVIDER_NETWORK_NAME))

@@ -1,12 +1,14 @@
 """Fixtures giving each test a real OVN Northbound ovsdb-server and an independent reader."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import uuid
 
 import pytest
+import yaml
 
 from lab.ansible import run_module, run_playbook
 from tools.collection import ensure_collection_link
@@ -209,30 +211,42 @@ def namespace(kube):
     return name
 
 
-# kube-ovn-cni's cni-server args as Kube-OVN's install script writes them, plus a stale
-# --mirror-iface=foo.
-CNI_ARGS = ['--enable-mirror=false', '--encap-checksum=true',
-            '--service-cluster-ip-range=10.96.0.0/12', '--iface=', '--mirror-iface=foo',
-            '--network-type=geneve', '--logtostderr=false', '--alsologtostderr=true']
+def _upstream_cni_daemonset(shape):
+    """kube-system/kube-ovn-cni as upstream ships it: lab/kube/kube-ovn-cni-<shape>.yaml."""
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'lab', 'kube',
+                        'kube-ovn-cni-%s.yaml' % shape)
+    with open(path) as handle:
+        return yaml.safe_load(handle)
 
 
-@pytest.fixture
-def cni_daemonset(kube):
-    """kube-system/kube-ovn-cni as Kube-OVN's install script shapes it (containers trimmed)."""
+def _cni_server_args(body):
+    return [c for c in body['spec']['template']['spec']['containers']
+            if c['name'] == 'cni-server'][0]['args']
+
+
+# cni-server's args as Kube-OVN v1.14's install.sh writes them (no --mirror-iface), and as
+# its Helm chart renders them (--mirror-iface=mirror0 second).
+CNI_ARGS = _cni_server_args(_upstream_cni_daemonset('installsh'))
+HELM_CNI_ARGS = _cni_server_args(_upstream_cni_daemonset('helm'))
+
+
+def _replace_cni_daemonset(kube, shape):
     name = 'kube-ovn-cni'
     try:
         kube.apps.delete_namespaced_daemon_set(name, 'kube-system')
     except Exception:  # noqa: BLE001 - absent
         pass
-    labels = {'app': 'kube-ovn-cni'}
-    kube.apps.create_namespaced_daemon_set('kube-system', {
-        'metadata': {'name': name},
-        'spec': {'selector': {'matchLabels': labels}, 'template': {
-            'metadata': {'labels': labels},
-            'spec': {'containers': [
-                {'name': 'install-helper', 'image': 'docker.io/kubeovn/kube-ovn:v1.12.13',
-                 'args': ['--keep']},
-                {'name': 'cni-server', 'image': 'docker.io/kubeovn/kube-ovn:v1.12.13',
-                 'command': ['bash', '/kube-ovn/start-cniserver.sh'],
-                 'args': list(CNI_ARGS)}]}}}})
+    kube.apps.create_namespaced_daemon_set('kube-system', _upstream_cni_daemonset(shape))
     return name
+
+
+@pytest.fixture
+def cni_daemonset(kube):
+    """kube-system/kube-ovn-cni as Kube-OVN v1.14's install.sh creates it."""
+    return _replace_cni_daemonset(kube, 'installsh')
+
+
+@pytest.fixture
+def helm_cni_daemonset(kube):
+    """kube-system/kube-ovn-cni as Kube-OVN v1.14's Helm chart renders it (Helm's marks on)."""
+    return _replace_cni_daemonset(kube, 'helm')

@@ -290,7 +290,7 @@ def test_mirror_receiver_falls_back_to_the_ip_resource(kube, namespace, tmp_path
 
 # ---- cni_mirror ---------------------------------------------------------------------------
 
-from conftest import CNI_ARGS  # noqa: E402
+from conftest import CNI_ARGS, HELM_CNI_ARGS  # noqa: E402
 
 
 def cni_args(kube):
@@ -308,10 +308,11 @@ def test_cni_mirror_changes_only_the_two_flags(kube, cni_daemonset, tmp_path):
     first = run_role(kube, 'cni_mirror', {}, tmp_path)
     assert not failed(first) and changed_count(first) >= 1, messages(first)
     after, args = cni_args(kube)
-    assert args == ['--enable-mirror=true'] + CNI_ARGS[1:4] + ['--mirror-iface=mirror0'] + \
-        CNI_ARGS[5:]
-    helper = [c for c in after.spec.template.spec.containers if c.name == 'install-helper'][0]
-    assert helper.args == ['--keep']
+    assert args == ['--enable-mirror=true'] + CNI_ARGS[1:] + ['--mirror-iface=mirror0']
+    assert [c.name for c in after.spec.template.spec.init_containers] == \
+        ['hostpath-init', 'install-cni']
+    assert after.spec.template.spec.init_containers[1].command == \
+        before.spec.template.spec.init_containers[1].command
 
     again = run_role(kube, 'cni_mirror', {}, tmp_path)
     assert not failed(again) and changed_count(again) == 0, messages(again)
@@ -321,7 +322,7 @@ def test_cni_mirror_changes_only_the_two_flags(kube, cni_daemonset, tmp_path):
                                         'cni_mirror_iface': 'eth9'}, tmp_path)
     assert changed_count(off) >= 1
     assert cni_args(kube)[1][0] == '--enable-mirror=false'
-    assert cni_args(kube)[1][4] == '--mirror-iface=eth9'
+    assert cni_args(kube)[1][-1] == '--mirror-iface=eth9'
 
 
 def test_cni_mirror_missing_daemonset_and_bad_iface(kube, cni_daemonset, tmp_path):
@@ -418,7 +419,7 @@ def test_cni_mirror_waits_for_the_rollout_and_gives_up_in_time(kube, cni_daemons
     stuck = run_role(kube, 'cni_mirror', {'cni_mirror_wait': True, 'cni_mirror_wait_timeout': 3,
                                           'cni_mirror_iface': 'eth7'}, tmp_path)
     assert failed(stuck), stuck
-    assert cni_args(kube)[1][4] == '--mirror-iface=eth7', 'the patch itself was applied'
+    assert cni_args(kube)[1][-1] == '--mirror-iface=eth7', 'the patch itself was applied'
 
 
 def test_underlay_network_subnet_not_ready_names_the_subnet(kube, tmp_path):
@@ -436,3 +437,199 @@ def test_underlay_network_subnet_not_ready_names_the_subnet(kube, tmp_path):
     controller.join()
     assert failed(result), result
     assert 'Subnet sub%s is not ready' % suffix in failed(result)[-1]['msg'], messages(result)
+
+
+# ---- upstream facts: names, gateway check, teardown order, Helm ----------------------------
+
+def _underlay_absent(kube, pn, vlan, subnet):
+    return (kube.custom('kubeovn.io', 'v1', 'provider-networks').get_or_none(pn) is None
+            and kube.custom('kubeovn.io', 'v1', 'vlans').get_or_none(vlan) is None
+            and kube.custom('kubeovn.io', 'v1', 'subnets').get_or_none(subnet) is None)
+
+
+def test_upstream_subnet_schema_refuses_a_leading_digit(kube):
+    """The fixture CRDs hold Kube-OVN v1.14's rules: the API itself refuses these names."""
+    from kubernetes.client.exceptions import ApiException
+    subnets = kube.custom('kubeovn.io', 'v1', 'subnets')
+    with pytest.raises(ApiException) as refused:
+        subnets.create({'apiVersion': 'kubeovn.io/v1', 'kind': 'Subnet',
+                        'metadata': {'name': '1mirror'},
+                        'spec': {'protocol': 'IPv4', 'cidrBlock': '172.30.0.0/24'}})
+    assert refused.value.status == 422
+    pns = kube.custom('kubeovn.io', 'v1', 'provider-networks')
+    for name, spec in (('int', {'defaultInterface': 'eth1'}),
+                       ('pn-much-too-long', {'defaultInterface': 'eth1'}),
+                       ('pnok', {'defaultInterface': 'eth 1'}),
+                       ('pnok', {})):
+        with pytest.raises(ApiException) as refused:
+            pns.create({'apiVersion': 'kubeovn.io/v1', 'kind': 'ProviderNetwork',
+                        'metadata': {'name': name}, 'spec': spec})
+        assert refused.value.status == 422, (name, spec)
+
+
+@pytest.mark.parametrize('change,fragment', [
+    ({'underlay_network_subnet': '1mirror{s}'}, "'1mirror{s}' must not start with a digit"),
+    ({'underlay_network_subnet': 'Mirror{s}'}, "'Mirror{s}' is not a valid Kubernetes name"),
+    ({'underlay_network_vlan': 'vlan_{s}'}, "'vlan_{s}' is not a valid Kubernetes name"),
+    ({'underlay_network_subnet': 's' * 254}, 'is not a valid Kubernetes name'),
+    ({'underlay_network_provider_network': 'int'}, "'int' is reserved by Kube-OVN"),
+    ({'underlay_network_provider_network': 'pn-too-long-{s}'}, 'must have 1 to 12 characters'),
+    ({'underlay_network_default_interface': 'eth 1'}, "'eth 1' is not a valid interface name"),
+], ids=['subnet-digit', 'subnet-uppercase', 'vlan-underscore', 'subnet-too-long',
+        'pn-int', 'pn-too-long', 'iface-space'])
+def test_underlay_network_refused_names_write_nothing(kube, tmp_path, change, fragment):
+    suffix = uuid.uuid4().hex[:6]
+    variables = underlay_names(suffix)
+    variables.update({key: value.format(s=suffix) for key, value in change.items()})
+    result = run_role(kube, 'underlay_network', variables, tmp_path)
+    assert failed(result), result
+    message = failed(result)[0]['msg']
+    assert 'nothing written' in message and fragment.format(s=suffix) in message, message
+    assert _underlay_absent(kube, variables['underlay_network_provider_network'],
+                            variables['underlay_network_vlan'],
+                            variables['underlay_network_subnet'])
+
+
+@pytest.fixture
+def stricter_subnet_schema(kube):
+    """A Kube-OVN whose Subnet schema refuses more than the role's pre-flight knows of (here:
+    names over 8 characters), as a newer release or a webhook might; restored afterwards."""
+    from kubernetes import client
+    ext = client.ApiextensionsV1Api(kube.api)
+    path = '/spec/versions/0/schema/openAPIV3Schema/properties/metadata/properties/name/maxLength'
+    ext.patch_custom_resource_definition('subnets.kubeovn.io', [
+        {'op': 'add', 'path': path, 'value': 8}])
+    time.sleep(2)  # the apiserver swaps in the new schema asynchronously
+    try:
+        yield
+    finally:
+        ext.patch_custom_resource_definition('subnets.kubeovn.io', [
+            {'op': 'remove', 'path': path}])
+        time.sleep(2)
+
+
+def test_underlay_network_api_refusal_leaves_nothing_behind(kube, tmp_path,
+                                                            stricter_subnet_schema):
+    suffix = uuid.uuid4().hex[:6]
+    variables = dict(underlay_names(suffix), underlay_network_subnet='subnet-' + suffix)
+    result = run_role(kube, 'underlay_network', variables, tmp_path)
+    assert failed(result), result
+    assert 'refused by the API, nothing left behind' in failed(result)[-1]['msg']
+    assert 'subnet-' + suffix in failed(result)[-1]['msg']
+    assert _underlay_absent(kube, 'pn' + suffix, 'vlan' + suffix, 'subnet-' + suffix)
+
+
+def test_underlay_network_keeps_existing_objects_when_the_api_refuses(kube, tmp_path,
+                                                                      stricter_subnet_schema):
+    """Only what this run created is removed: a ProviderNetwork that was there stays."""
+    suffix = uuid.uuid4().hex[:6]
+    pns = kube.custom('kubeovn.io', 'v1', 'provider-networks')
+    pns.create({'apiVersion': 'kubeovn.io/v1', 'kind': 'ProviderNetwork',
+                'metadata': {'name': 'pn' + suffix}, 'spec': {'defaultInterface': 'eth1'}})
+    variables = dict(underlay_names(suffix), underlay_network_subnet='subnet-' + suffix)
+    result = run_role(kube, 'underlay_network', variables, tmp_path)
+    assert failed(result), result
+    assert pns.get_or_none('pn' + suffix) is not None
+    assert kube.custom('kubeovn.io', 'v1', 'vlans').get_or_none('vlan' + suffix) is None
+
+
+def test_underlay_network_gateway_check_switches(kube, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    variables = dict(underlay_names(suffix), underlay_network_disable_gateway_check=True,
+                     underlay_network_logical_gateway=False,
+                     underlay_network_u2o_interconnection=False)
+    controller = play_kube_ovn_for_underlay(kube, 'pn' + suffix, 'sub' + suffix)
+    first = run_role(kube, 'underlay_network', variables, tmp_path)
+    controller.join()
+    assert not failed(first), messages(first)
+    spec = kube.custom('kubeovn.io', 'v1', 'subnets').get('sub' + suffix)['spec']
+    assert spec['disableGatewayCheck'] is True
+    assert spec['logicalGateway'] is False and spec['u2oInterconnection'] is False
+    again = run_role(kube, 'underlay_network', variables, tmp_path)
+    assert not failed(again) and changed_count(again) == 0, messages(again)
+
+
+def _receiver_with_address(kube, namespace, provider, address):
+    """A receiver pod and the IP resource Kube-OVN would have allocated for it."""
+    kube.core.create_namespaced_pod(namespace, {
+        'metadata': {'name': 'receiver', 'annotations': {
+            'k8s.v1.cni.cncf.io/networks': '%s/attachnet' % namespace}},
+        'spec': {'automountServiceAccountToken': False,
+                 'containers': [{'name': 'receiver', 'image': 'busybox'}]}})
+    name = 'receiver.%s.%s' % (namespace, provider)
+    kube.custom('kubeovn.io', 'v1', 'ips').create({
+        'apiVersion': 'kubeovn.io/v1', 'kind': 'IP', 'metadata': {'name': name},
+        'spec': {'podName': 'receiver', 'namespace': namespace, 'subnet': 'attachnet',
+                 'attachSubnets': [], 'v4IpAddress': address, 'ipAddress': address}})
+    return name
+
+
+def test_mirror_receiver_teardown_waits_for_the_address_release(kube, namespace, tmp_path):
+    provider = 'attachnet.%s.ovn' % namespace
+    ip_name = _receiver_with_address(kube, namespace, provider, '172.19.0.23')
+    ips = kube.custom('kubeovn.io', 'v1', 'ips')
+    released = {}
+
+    def release_after_the_pod():
+        """Kube-OVN's controller: the IP goes some seconds after its pod."""
+        if kube.core.list_namespaced_pod(namespace).items:
+            return False
+        if 'pod_gone' not in released:
+            released['pod_gone'] = time.monotonic()
+            return False
+        if time.monotonic() - released['pod_gone'] < 3:
+            return False
+        ips.api.delete_cluster_custom_object('kubeovn.io', 'v1', 'ips', ip_name)
+        released['ip_gone'] = time.monotonic()
+        return True
+    controller = in_background(release_after_the_pod)
+    result = run_role(kube, 'mirror_receiver',
+                      receiver_vars(namespace, mirror_receiver_state='absent'), tmp_path)
+    finished = time.monotonic()
+    controller.join()
+    assert not failed(result), messages(result)
+    assert 'ip_gone' in released and finished >= released['ip_gone'], 'returned before release'
+    assert ips.get_or_none(ip_name) is None
+    assert kube.core.list_namespaced_pod(namespace).items == []
+
+
+def test_remote_mirror_teardown_keeps_the_subnet_while_the_address_is_in_use(
+        kube, nb, namespace, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    provider = 'attachnet.%s.ovn' % namespace
+    ip_name = _receiver_with_address(kube, namespace, provider, '172.19.0.24')
+    subnets = kube.custom('kubeovn.io', 'v1', 'subnets')
+    subnets.create({'apiVersion': 'kubeovn.io/v1', 'kind': 'Subnet',
+                    'metadata': {'name': 'sub' + suffix},
+                    'spec': {'protocol': 'IPv4', 'cidrBlock': '172.19.0.0/16',
+                             'provider': provider}})
+    # Kube-OVN's controller is absent: the address is never released.
+    result = run_playbook([role_task('remote_mirror', {
+        'remote_mirror_state': 'absent', 'remote_mirror_nb_connection': nb.connection,
+        'remote_mirror_attachment_namespace': namespace, 'mirror_receiver_name': 'receiver',
+        'mirror_receiver_namespace': namespace, 'mirror_receiver_wait_timeout': 4,
+        'underlay_network_subnet': 'sub' + suffix})],
+        tmp_path, env={'K8S_AUTH_KUBECONFIG': kube.kubeconfig})
+    assert failed(result), result
+    assert any('IP %s' % ip_name in (r.get('msg') or '') and 'still allocated' in r['msg']
+               for r in failed(result)), messages(result)
+    assert subnets.get_or_none('sub' + suffix) is not None, 'the Subnet went first'
+
+
+def test_cni_mirror_warns_and_names_the_values_on_a_helm_release(kube, helm_cni_daemonset,
+                                                                 tmp_path):
+    result = run_role(kube, 'cni_mirror', {'cni_mirror_iface': 'mirror1'}, tmp_path)
+    assert not failed(result), messages(result)
+    warnings = [r['msg'] for r in result if 'managed by Helm' in str(r.get('msg', ''))]
+    assert len(warnings) == 1, result
+    for fragment in ('release kube-ovn', 'debug.ENABLE_MIRROR=true', 'debug.MIRROR_IFACE=mirror1',
+                     'agent.mirroring.enabled=true', 'agent.mirroring.interface=mirror1'):
+        assert fragment in warnings[0], warnings[0]
+    args = cni_args(kube)[1]
+    assert args == ['--enable-mirror=true', '--mirror-iface=mirror1'] + HELM_CNI_ARGS[2:]
+
+
+def test_cni_mirror_says_nothing_of_helm_on_an_install_sh_cluster(kube, cni_daemonset, tmp_path):
+    result = run_role(kube, 'cni_mirror', {}, tmp_path)
+    assert not failed(result), messages(result)
+    assert not [r for r in result if 'managed by Helm' in str(r.get('msg', ''))]

@@ -51,3 +51,33 @@ def test_dual_stack():
 def test_each_problem_names_the_value(change, fragment):
     found = problems(**change)
     assert found and any(fragment in problem for problem in found), found
+
+
+# Names: Kubernetes' rules for cluster-scoped objects and Kube-OVN v1.14's CRD rules.
+
+@pytest.mark.parametrize('change,fragment', [
+    ({'subnet': {'name': '1net'}}, "Subnet name '1net' must not start with a digit"),
+    ({'subnet': {'name': 'Net'}}, "Subnet name 'Net' is not a valid Kubernetes name"),
+    ({'subnet': {'name': 'net-'}}, "Subnet name 'net-' is not a valid Kubernetes name"),
+    ({'subnet': {'name': 'n' * 254}}, 'is not a valid Kubernetes name'),
+    ({'subnet': {'name': ''}}, "Subnet name '' must be a non-empty string"),
+    ({'vlan': {'name': 'vlan_1'}, 'subnet': {'name': 'attachnet', 'vlan': 'vlan_1'}},
+     "Vlan name 'vlan_1' is not a valid Kubernetes name"),
+    ({'pn': {'name': 'int'}, 'vlan': {'provider': 'int'}, 'subnet': {'name': 'attachnet'}},
+     "ProviderNetwork name 'int' is reserved by Kube-OVN"),
+    ({'pn': {'name': 'Net1'}, 'vlan': {'provider': 'Net1'}, 'subnet': {'name': 'attachnet'}},
+     "ProviderNetwork name 'Net1' is not a valid Kubernetes name"),
+])
+def test_names_kube_ovn_and_kubernetes_refuse_are_named(change, fragment):
+    found = problems(change.get('pn'), change.get('vlan'), change.get('subnet'))
+    assert any(fragment in problem for problem in found), found
+
+
+def test_sound_names_and_dotted_names_pass():
+    assert problems(subnet={'name': 'attach.net-2'}) == []
+    assert problems(subnet={'name': 'a'}) == []
+
+
+def test_names_are_checked_only_when_the_subnet_name_is_given():
+    """Callers of the 0.1.0 signature (no subnet name) see no new problems."""
+    assert problems(pn={'name': 'int'}, vlan={'provider': 'int'}) == []
