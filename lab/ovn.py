@@ -12,6 +12,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import time
 
 from lab.daemons import (NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, DaemonError, spawn,
@@ -182,15 +183,14 @@ class Lab:
                     bridge, check=False, env=self.env)
         stop_processes(list(self.procs.values()))
         self.procs = {}
-        leftover = []
-        if os.path.isdir(self.rundir):
-            for name in os.listdir(self.rundir):
-                if name.endswith('.pid'):
-                    try:
-                        with open(self.path(name)) as handle:
-                            leftover.append(int(handle.read().strip()))
-                    except (OSError, ValueError):
-                        pass
+        leftover = pidfile_pids(self.rundir)
+        for rundir, pids in other_labs(self.rundir).items():
+            # Lab daemons from another run directory (a killed test run, a forgotten
+            # `make lab-up`) hold br-int/br-phy and the lab's addresses: two labs cannot
+            # share this machine's kernel links, so the newer one stops the older.
+            print('lab: stopping a lab left running in %s (pids %s)' % (
+                rundir, ' '.join(map(str, sorted(pids)))), file=sys.stderr)
+            leftover += sorted(pids)
         for pid in leftover:  # a crashed earlier run's daemons
             try:
                 os.kill(pid, 15)
@@ -203,8 +203,9 @@ class Lab:
         for netns in run('ip', 'netns', 'list', check=False).splitlines():
             if netns.split()[0].startswith(PREFIX + '-'):
                 run('ip', 'netns', 'del', netns.split()[0], check=False)
-        for link in json.loads(run('ip', '-j', 'link', 'show', check=False) or '[]'):
-            if link['ifname'].startswith(PREFIX):
+        for link in json.loads(run('ip', '-j', '-d', 'link', 'show', check=False) or '[]'):
+            if link['ifname'].startswith(PREFIX) or link['ifname'] in LAB_TAPS and \
+                    link.get('linkinfo', {}).get('info_data', {}).get('persist'):
                 run('ip', 'link', 'del', link['ifname'], check=False)
         shutil.rmtree(self.rundir, ignore_errors=True)
 
@@ -273,6 +274,52 @@ class Lab:
         """A bounded ping between two lab pods."""
         return self.netns(source, 'ping', '-c', str(count), '-i', '0.2', '-W', '1', target_ip,
                           check=False)
+
+
+LAB_DAEMONS = ('ovsdb-server', 'ovs-vswitchd', 'ovn-northd', 'ovn-controller')
+# The userspace datapath makes its own port, each bridge's port and internal ports persistent
+# taps: they outlive an ovs-vswitchd that was killed, keep their addresses, and the next
+# vswitchd would re-open them. Removed by name, and only when they are persistent taps (never a
+# kernel-datapath port of a real node).
+LAB_TAPS = ('ovs-netdev', 'br-int', 'br-phy', 'mirror0')
+
+
+def pidfile_pids(rundir):
+    """The pids in a lab run directory's pidfiles."""
+    pids = []
+    if os.path.isdir(rundir):
+        for name in os.listdir(rundir):
+            if name.endswith('.pid'):
+                try:
+                    with open(os.path.join(rundir, name)) as handle:
+                        pids.append(int(handle.read().strip()))
+                except (OSError, ValueError):
+                    pass
+    return pids
+
+
+def other_labs(rundir):
+    """{run directory: pids} of the daemons of labs running from other run directories.
+    A lab is recognised by its ovs-vswitchd (`--pidfile=DIR/ovs-vswitchd.pid`; nothing else
+    here runs one), its daemons by a `--pidfile=` in the same DIR."""
+    by_dir, labs = {}, set()
+    for entry in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                argv = handle.read().decode(errors='replace').split('\0')
+        except (OSError, ValueError):
+            continue
+        daemon = os.path.basename(argv[0])
+        if daemon not in LAB_DAEMONS:
+            continue
+        for arg in argv[1:]:
+            if arg.startswith('--pidfile='):
+                directory = os.path.dirname(os.path.abspath(arg[len('--pidfile='):]))
+                by_dir.setdefault(directory, set()).add(int(entry))
+                if daemon == 'ovs-vswitchd':
+                    labs.add(directory)
+    labs.discard(os.path.abspath(rundir))
+    return dict((directory, by_dir[directory]) for directory in labs)
 
 
 POD_BY_IP = dict((ip, pod) for pod, (dummy_lsp, dummy_mac, ip) in PODS.items())

@@ -129,6 +129,25 @@ def test_the_lab_stops_the_daemons_it_had_started_when_a_later_one_fails(
     assert not rundir.exists()
 
 
+def test_a_lab_left_running_elsewhere_is_stopped_by_the_next_lab(tmp_path):
+    """A killed test run or a forgotten `make lab-up` leaves daemons holding br-phy and the
+    underlay address; the next lab (another run directory) must still come up."""
+    import lab.ovn
+    forgotten = lab.ovn.Lab(tmp_path / 'old' / 'run').up()
+    forgotten.procs = {}            # as if its owner had died without calling down()
+    assert processes_naming(tmp_path / 'old')
+    fresh = lab.ovn.Lab(tmp_path / 'new' / 'run')
+    try:
+        fresh.up()
+        assert processes_naming(tmp_path / 'old') == {}
+        assert lab.ovn.UNDERLAY_IP in lab.ovn.run('ip', '-br', 'addr', 'show', 'br-phy')
+    finally:
+        fresh.down()
+    assert processes_naming(tmp_path) == {}
+    links = lab.ovn.run('ip', '-br', 'link').split()
+    assert [tap for tap in lab.ovn.LAB_TAPS if tap in links] == []
+
+
 @pytest.mark.kube
 def test_a_kube_apiserver_that_cannot_start_stops_etcd_and_shows_its_log(tmp_path):
     from lab.kube import ControlPlane
