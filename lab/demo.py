@@ -19,7 +19,7 @@ import yaml
 from lab.ansible import REPO, ansible_env, playbook_command
 from lab.kube import ControlPlane
 from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, SINK_IP, Lab, decode_mirrored
-from lab.standin import ClusterStandIn
+from lab.standin import ClusterStandIn, create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
@@ -122,6 +122,7 @@ class Demo:
         # and the receiver pod gets the address of the lab's receiver namespace.
         self.standin = ClusterStandIn(self.plane.kubeconfig, addresses={
             ('default', 'mirror-receiver'): SINK_IP}).start()
+        create_lab_pods(core)   # the API's view of the lab's pods, selected by label
         self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
         with open(LOCAL_VARS) as handle:
             local = yaml.safe_load(handle)

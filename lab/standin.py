@@ -30,11 +30,15 @@ def _attachment_providers(annotation):
 
 
 class ClusterStandIn:
-    def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900):
-        """`addresses`: {(namespace, pod): IP} given to those pods on their attachments."""
+    def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900, on_rollout=None):
+        """`addresses`: {(namespace, pod): IP} given to those pods on their attachments.
+        `on_rollout(daemonset)`: called when a DaemonSet's new generation rolls out, before it
+        is reported ready (e.g. to play what kube-ovn-cni does to OVS when it restarts)."""
         from kubernetes import client, config
         api = config.new_client_from_config(kubeconfig)
         self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.on_rollout = on_rollout
         self.objects = client.CustomObjectsApi(api)
         self.addresses = dict(addresses or {})
         self.interval, self.lifetime = interval, lifetime
@@ -71,6 +75,7 @@ class ClusterStandIn:
         self._networks_ready()
         self._pods_running()
         self._addresses_released()
+        self._daemonsets_rolled_out()
 
     def _addresses_released(self):
         """Kube-OVN's controller: an IP resource goes once its pod is gone."""
@@ -97,6 +102,19 @@ class ClusterStandIn:
         except ApiException as exc:
             if exc.status != 409:
                 raise
+
+    def _daemonsets_rolled_out(self):
+        """The DaemonSet controller and kubelets: a new generation's pods (one node) run."""
+        for ds in self.apps.list_daemon_set_for_all_namespaces().items:
+            if (ds.status.observed_generation or 0) >= ds.metadata.generation:
+                continue
+            if self.on_rollout is not None and ds.status.observed_generation:
+                self.on_rollout(ds)
+            self.apps.patch_namespaced_daemon_set_status(
+                ds.metadata.name, ds.metadata.namespace, {'status': {
+                    'observedGeneration': ds.metadata.generation, 'desiredNumberScheduled': 1,
+                    'currentNumberScheduled': 1, 'updatedNumberScheduled': 1,
+                    'numberReady': 1, 'numberAvailable': 1, 'numberMisscheduled': 0}})
 
     def _networks_ready(self):
         group = ('kubeovn.io', 'v1')
@@ -138,3 +156,27 @@ class ClusterStandIn:
                                                {'metadata': {'annotations': wanted}})
                 for key in wanted:
                     self._ip_resource(namespace, name, key.split('.kubernetes.io/')[0], address)
+
+
+# The lab's pods (lab/ovn.py PODS) as the API knows them, labelled as a StatefulSet labels its
+# pods; the example inventory selects them by these labels.
+LAB_POD_LABELS = {
+    'web-0': {'app': 'web', 'statefulset.kubernetes.io/pod-name': 'web-0'},
+    'web-1': {'app': 'web', 'statefulset.kubernetes.io/pod-name': 'web-1'},
+    'db-0': {'app': 'db', 'statefulset.kubernetes.io/pod-name': 'db-0'},
+}
+
+
+def create_lab_pods(core, namespace='default'):
+    """Pod objects for the lab's network-namespace pods (kept when they already exist)."""
+    from kubernetes.client.exceptions import ApiException
+    for name, labels in LAB_POD_LABELS.items():
+        try:
+            core.create_namespaced_pod(namespace, {
+                'metadata': {'name': name, 'labels': labels},
+                'spec': {'automountServiceAccountToken': False,
+                         'containers': [{'name': 'app', 'image': 'busybox'}]}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            core.patch_namespaced_pod(name, namespace, {'metadata': {'labels': labels}})

@@ -132,7 +132,7 @@ def selected_lsps(params):
     return list(params.get('lsps') or []) + pod_lsp_names(params.get('pods'))
 
 
-def _port_of_interface(bridge, iface_id):
+def port_of_interface(bridge, iface_id):
     for port in bridge.ports:
         for iface in port.interfaces:
             if iface.external_ids.get('iface-id') == iface_id:
@@ -174,7 +174,7 @@ def plan_local_mirror(params):
             else:
                 missing.append('port %r' % port_name)
         for iface_id in selected_lsps(params):
-            port = _port_of_interface(bridge, iface_id)
+            port = port_of_interface(bridge, iface_id)
             if port is None:
                 missing.append('interface with external_ids:iface-id=%s' % iface_id)
             else:

@@ -19,21 +19,31 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+# python-ovs alone is what Kube-OVN's ovs-ovn image has (ovs_health needs only it);
+# ovsdbapp is needed by every other module.
 try:
     from ovs import jsonrpc as ovs_jsonrpc
     from ovs import poller as ovs_poller
     from ovs import stream as ovs_stream
     from ovs.db import idl as ovs_idl
-    from ovsdbapp import exceptions as ovsdbapp_exceptions
-    from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
-    from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
-    from ovsdbapp.backend.ovs_idl import idlutils
-    HAS_OVSDBAPP = True
-    OVSDBAPP_IMPORT_ERROR = None
+    HAS_PYTHON_OVS = True
+    PYTHON_OVS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the module
-    HAS_OVSDBAPP = False
-    OVSDBAPP_IMPORT_ERROR = exc
-    ovsdbapp_command = idlutils = None
+    HAS_PYTHON_OVS = False
+    PYTHON_OVS_IMPORT_ERROR = exc
+    ovs_jsonrpc = ovs_poller = ovs_stream = ovs_idl = None
+
+ovsdbapp_command = idlutils = None
+OVSDBAPP_IMPORT_ERROR = PYTHON_OVS_IMPORT_ERROR    # ovsdbapp is built on python-ovs
+if HAS_PYTHON_OVS:
+    try:
+        from ovsdbapp import exceptions as ovsdbapp_exceptions
+        from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
+        from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
+        from ovsdbapp.backend.ovs_idl import idlutils
+    except ImportError as exc:  # pragma: no cover - reported by the module
+        OVSDBAPP_IMPORT_ERROR = exc
+HAS_OVSDBAPP = idlutils is not None
 
 REMOTE_KINDS = ('unix', 'tcp', 'ssl')
 TLS_OPTIONS = ('ssl_key', 'ssl_cert', 'ssl_ca_cert')

@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
   - kubeovn.mirror.pods
+  - kubeovn.mirror.selectors
 options:
   mirror:
     description: Name of the mirror (see M(kubeovn.mirror.ovn_mirror)).
@@ -68,6 +69,14 @@ EXAMPLES = r'''
       - {name: web-1, namespace: shop}
     exclusive: true
 
+- name: Mirror whatever pods are labelled app=web in shop now (exact; re-run to follow them)
+  kubeovn.mirror.ovn_lsp_mirror:
+    mirror: mirror1
+    selectors:
+      - namespace: shop
+        label_selectors: [app=web]
+  register: web
+
 - name: Stop mirroring one pod
   kubeovn.mirror.ovn_lsp_mirror:
     mirror: mirror1
@@ -95,6 +104,18 @@ ports:
   type: list
   elements: str
   sample: [web-0.shop, web-1.shop]
+selected:
+  description: The pods O(selectors) matched, with their LSP and whether it exists yet.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{namespace: shop, name: web-7d4b9-x2x5q, lsp: web-7d4b9-x2x5q.shop, pending: false}]
+pending:
+  description: LSPs of matched pods that do not exist yet (not attached; the next run attaches them).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 diff:
   description: The mirror's ports before and after, in diff mode.
   returned: when diff mode is on
@@ -105,9 +126,9 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_plan, ovn_nb, ovsdb)
+    ovn_nb, ovn_selected, ovsdb, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    POD_OPTIONS, checked_params)
+    POD_OPTIONS, checked_params, unique)
 
 
 def main():
@@ -118,18 +139,27 @@ def main():
             pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclusive=dict(type='bool', default=False),
+            selectors=dict(type='list', elements='dict', default=[],
+                           options=selectors.SELECTOR_OPTIONS),
+            require_match=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    names = checked_params(module, ovn_mirror_plan.check_attachment_params)
+    names = checked_params(module, ovn_selected.check_attachment_params)
+    matched = selectors.matched_pods(module, params['selectors'], params['require_match'])
+    selected = [pod['lsp'] for pod in matched]
 
-    session, dummy = ovn_nb.open_nb(module, lsp_names=names)
+    session, dummy = ovn_nb.open_nb(module, lsp_names=unique(names + selected))
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_plan.plan_lsp_attachments(
-            params['mirror'], names, params['state'], params['exclusive']))
+        outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_attachments(
+            params['mirror'], names, selected, params['state'], params['exclusive'],
+            bool(params['selectors'])))
+    pending = outcome['pending']
     result = dict(changed=outcome['changed'], attached=outcome['attached'],
-                  detached=outcome['detached'], ports=outcome['after']['ports'])
+                  detached=outcome['detached'], ports=outcome['after']['ports'],
+                  selected=[dict(pod, pending=pod['lsp'] in pending) for pod in matched],
+                  pending=pending)
     if module._diff:
         result['diff'] = dict(before=outcome['before'], after=outcome['after'])
     module.exit_json(**result)

@@ -78,6 +78,22 @@ options:
           name: {description: Pod name., type: str, required: true}
           namespace: {description: Pod namespace., type: str, default: default}
           provider: {description: 'Provider of an attachment network, to mirror that NIC.', type: str}
+      selectors:
+        description:
+          - Pods chosen by labels, as C(selectors) of M(kubeovn.mirror.ovn_lsp_mirror); the
+            mirror is exact, their LSPs join O(mirrors[].ports) and O(mirrors[].pods), and a
+            matching pod without an LSP yet is in RV(pending), not an error.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          namespace: {description: Namespace of the pods; not set means every namespace., type: str}
+          label_selectors: {description: 'Label selectors (C(app=web), C(env in (prod,stage))); all must match.', type: list, elements: str, default: []}
+          provider: {description: 'Provider of an attachment network, to mirror that NIC.', type: str}
+      require_match:
+        description: Fail, writing nothing, when this mirror's O(mirrors[].selectors) match no pod.
+        type: bool
+        default: false
   owner:
     description:
       - Who owns this set of mirrors; the value of the C(kubeovn.mirror/owner) marker.
@@ -114,6 +130,19 @@ EXAMPLES = r'''
         filter: to-lport
         sink: 172.19.0.21
         ports: [db-0.shop]
+
+- name: Mirror the pods labelled app=web in shop, whatever their names are today
+  kubeovn.mirror.ovn_mirrors:
+    mirrors:
+      - name: web-egress
+        selectors:
+          - namespace: shop
+            label_selectors: [app=web]
+        require_match: true     # fail (writing nothing) when no pod matches
+        type: gre
+        sink: 172.19.0.21
+        index: 99
+        filter: from-lport
 '''
 
 RETURN = r'''
@@ -144,6 +173,16 @@ mirrors:
   elements: dict
   sample: [{name: web-egress, type: gre, index: 99, filter: from-lport, sink: 172.19.0.21,
             external_ids: {kubeovn.mirror/owner: netops}, ports: [web-0.shop]}]
+selected:
+  description: Per mirror with selectors, the pods matched now, their LSP and whether it exists yet.
+  returned: always
+  type: dict
+  sample: {web-egress: [{namespace: shop, name: web-7d4b9-x2x5q, lsp: web-7d4b9-x2x5q.shop, pending: false}]}
+pending:
+  description: Per mirror, LSPs of matched pods that do not exist yet (the next run attaches them).
+  returned: always
+  type: dict
+  sample: {}
 diff:
   description: The affected mirrors before and after, in diff mode.
   returned: when diff mode is on
@@ -154,9 +193,9 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_set, ovn_nb, ovsdb)
+    ovn_mirror_set, ovn_nb, ovn_selected, ovsdb, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    POD_OPTIONS, checked_params)
+    POD_OPTIONS, checked_params, unique)
 
 MIRROR_OPTIONS = dict(
     name=dict(type='str', required=True),
@@ -168,6 +207,9 @@ MIRROR_OPTIONS = dict(
     external_ids=dict(type='dict', default={}),
     ports=dict(type='list', elements='str', default=[]),
     pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
+    selectors=dict(type='list', elements='dict', default=[],
+                   options=selectors.SELECTOR_OPTIONS),
+    require_match=dict(type='bool', default=False),
 )
 
 
@@ -181,15 +223,26 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    checked_params(module, ovn_mirror_set.check_params)
-    session, support = ovn_nb.open_nb(
-        module, lsp_names=ovn_mirror_set.mirror_set_lsp_names(params['mirrors']))
+    checked_params(module, ovn_selected.check_mirror_set_params)
+    matched = {}
+    for item in params['mirrors']:
+        if item['selectors'] and item['state'] == 'present':
+            matched[item['name']] = selectors.matched_pods(
+                module, item['selectors'], item['require_match'],
+                'mirror %r: selectors' % item['name'])
+    selected = dict((name, [pod['lsp'] for pod in pods]) for name, pods in matched.items())
+    lsp_names = unique(ovn_mirror_set.mirror_set_lsp_names(params['mirrors'])
+                       + sum(selected.values(), []))
+    session, support = ovn_nb.open_nb(module, lsp_names=lsp_names)
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_set.plan_mirror_set(
-            params['mirrors'], params['owner'], params['purge'], support))
+        outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_mirror_set(
+            params['mirrors'], selected, params['owner'], params['purge'], support))
+    pending = outcome['pending']
     result = dict(changed=outcome['changed'], created=outcome['created'],
                   updated=outcome['updated'], deleted=outcome['deleted'],
-                  mirrors=outcome['after'])
+                  mirrors=outcome['after'], pending=pending,
+                  selected=dict((name, [dict(pod, pending=pod['lsp'] in pending.get(name, []))
+                                        for pod in pods]) for name, pods in matched.items()))
     if module._diff:
         result['diff'] = dict(before=outcome['before'], after=outcome['after'])
     module.exit_json(**result)

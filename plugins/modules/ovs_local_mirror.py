@@ -29,6 +29,8 @@ description:
 extends_documentation_fragment:
   - kubeovn.mirror.attributes
   - kubeovn.mirror.pods
+  - kubeovn.mirror.selectors
+  - kubeovn.mirror.ovs_node
 options:
   name:
     description: Mirror name (unique on the bridge).
@@ -74,6 +76,12 @@ options:
     type: list
     elements: str
     default: []
+  kubeconfig:
+    description: Path of a kubeconfig for O(selectors); default E(K8S_AUTH_KUBECONFIG), in-cluster, then the usual lookup.
+    type: path
+  context:
+    description: Kubeconfig context for O(selectors); default E(K8S_AUTH_CONTEXT).
+    type: str
   direction:
     description:
       - Seen from the pod. C(egress) is what it sends (OVS C(select_src_port)), C(ingress) what
@@ -100,16 +108,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  ovs_connection:
-    description: The node's Open_vSwitch database, in OVSDB remote syntax.
-    type: str
-    default: unix:/run/openvswitch/db.sock
-  wait:
-    description:
-      - Wait until ovs-vswitchd has applied the change (as C(ovs-vsctl) does); C(false) is
-        C(ovs-vsctl --no-wait).
-    type: bool
-    default: true
   timeout:
     description:
       - Seconds for connecting and, separately, for the transaction, and for ovs-vswitchd to
@@ -136,6 +134,12 @@ EXAMPLES = r'''
     name: everything
     select_all: true
     snaplen: 128
+
+- name: Copy what the app=web pods on this node send and receive (re-run to follow them)
+  kubeovn.mirror.ovs_local_mirror:
+    name: debug-web
+    selectors:
+      - {namespace: shop, label_selectors: [app=web]}
 
 - name: End the session
   kubeovn.mirror.ovs_local_mirror:
@@ -169,15 +173,22 @@ statistics:
   returned: when the mirror existed before the task
   type: dict
   sample: {tx_packets: 42, tx_bytes: 4116}
+selected:
+  description: Pods matched by O(selectors), with their LSP and OVS port on this bridge (null when not here).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{namespace: shop, name: web-7d4b9-x2x5q, lsp: web-7d4b9-x2x5q.shop, port: 1a2b3c4d5e6f_h}]
 diff:
   description: The mirror before and after, in diff mode.
   returned: when diff mode is on
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_mirror, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+    ovs_mirror, ovs_selected, ovsdb, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     POD_OPTIONS, checked_params)
 
@@ -203,17 +214,28 @@ def main():
             ovs_connection=dict(type='str', default=ovs_mirror.DEFAULT_OVS_CONNECTION),
             wait=dict(type='bool', default=True),
             timeout=dict(type='float', default=30),
+            selectors=dict(type='list', elements='dict', default=[],
+                           options=selectors.SELECTOR_OPTIONS),
+            require_match=dict(type='bool', default=False),
+            kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
+            context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    checked_params(module, ovs_mirror.check_params)
+    checked_params(module, ovs_selected.check_params)
     make_ready = checked_params(module, ovs_mirror.output_readiness_applies)
+    matched = []
+    if params['selectors'] and params['state'] == 'present':
+        matched = selectors.matched_pods(module, params['selectors'])
 
     session = ovs_mirror.open_ovs(module)
     with session:
-        outcome = ovsdb.run_module_plan(module, session, ovs_mirror.plan_local_mirror(params))
-    result = dict(changed=outcome['changed'], mirror=outcome['after'])
+        outcome = ovsdb.run_module_plan(module, session, ovs_selected.plan_selected_local_mirror(
+            params, matched, params['require_match'] and bool(params['selectors']),
+            'selectors (%s)' % selectors.describe(params['selectors'])))
+    result = dict(changed=outcome['changed'], mirror=outcome['after'],
+                  selected=outcome['selected'])
     if outcome['created_output'] and make_ready and not module.check_mode:
         result['commands'] = [ovs_mirror.make_output_ready(
             module, outcome['created_output'], params['timeout'])]

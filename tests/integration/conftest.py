@@ -12,7 +12,7 @@ import yaml
 
 from lab.ansible import run_module, run_playbook
 from tools.collection import ensure_collection_link
-from lab.daemons import OvsdbServer, Pki
+from lab.daemons import VSWITCH_SCHEMA, OvsdbServer, Pki
 
 # Tests that drive module_utils directly import the collection from build/.
 sys.path.insert(0, ensure_collection_link())
@@ -123,6 +123,54 @@ class Nb:
 
     def play(self, tasks, **options):
         return run_playbook(tasks, self.workdir, **options)
+
+
+class OvsNode:
+    """A node's Open_vSwitch database on a bare ovsdb-server (no ovs-vswitchd, so modules run
+    with `wait: false`, like ovs-vsctl --no-wait), written and read with ovs-vsctl."""
+
+    def __init__(self, server, workdir, module):
+        self.server, self.workdir, self.module = server, workdir, module
+
+    def vsctl(self, *args):
+        return subprocess.run(['ovs-vsctl', '--db=' + self.server.unix, '--no-wait']
+                              + list(args), check=True, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+
+    def get(self, mirror, column):
+        return self.vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
+                          'name=%s' % mirror)
+
+    def port_names(self, mirror, column):
+        uuids = self.get(mirror, column).split()
+        return sorted(self.vsctl('get', 'Port', uuid, 'name').strip('"') for uuid in uuids)
+
+    def dump(self):
+        return subprocess.run(['ovsdb-client', 'dump', self.server.unix, 'Open_vSwitch'],
+                              check=True, capture_output=True, text=True, timeout=60).stdout
+
+    def run(self, args, **options):
+        args = dict(dict(ovs_connection=self.server.unix, wait=False), **args)
+        return run_module(self.module, args, self.workdir, **options)
+
+
+@pytest.fixture
+def ovs_node(tmp_path):
+    """OvsNode factory: a fresh Open_vSwitch database with br-int, for one module."""
+    servers = []
+
+    def make(module):
+        server = OvsdbServer(tmp_path, schema=VSWITCH_SCHEMA, name='conf').start()
+        servers.append(server)
+        node = OvsNode(server, tmp_path, module)
+        node.vsctl('init')
+        node.vsctl('add-br', 'br-int')
+        return node
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
 
 
 # Token users of the test apiserver with no rights until a test binds some: (token, user,

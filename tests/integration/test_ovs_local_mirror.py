@@ -2,52 +2,18 @@
 ovs-vsctl. No ovs-vswitchd runs here (so `wait: false`, like ovs-vsctl --no-wait); packets
 through a real datapath are the lab's business."""
 
-import subprocess
-
 import pytest
-
-from lab.ansible import run_module
-from lab.daemons import VSWITCH_SCHEMA, OvsdbServer
-
-
-class Ovs:
-    def __init__(self, server, workdir):
-        self.server, self.workdir = server, workdir
-
-    def vsctl(self, *args):
-        return subprocess.run(['ovs-vsctl', '--db=' + self.server.unix, '--no-wait']
-                              + list(args), check=True, capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-
-    def get(self, mirror, column):
-        return self.vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
-                          'name=%s' % mirror)
-
-    def port_names(self, mirror, column):
-        uuids = self.get(mirror, column).split()
-        return sorted(self.vsctl('get', 'Port', uuid, 'name').strip('"') for uuid in uuids)
-
-    def dump(self):
-        return subprocess.run(['ovsdb-client', 'dump', self.server.unix, 'Open_vSwitch'],
-                              check=True, capture_output=True, text=True).stdout
-
-    def run(self, args, **options):
-        args = dict(args, ovs_connection=self.server.unix, wait=False)
-        return run_module('ovs_local_mirror', args, self.workdir, **options)
 
 
 @pytest.fixture
-def ovs(tmp_path):
-    with OvsdbServer(tmp_path, schema=VSWITCH_SCHEMA, name='conf') as server:
-        node = Ovs(server, tmp_path)
-        node.vsctl('init')
-        node.vsctl('add-br', 'br-int')
-        for port, lsp in (('web0_h', 'web-0.shop'), ('web1_h', 'web-1.shop')):
-            node.vsctl('add-port', 'br-int', port, '--', 'set', 'Interface', port,
-                       'external_ids:iface-id=%s' % lsp)
-        node.vsctl('add-port', 'br-int', 'mirror0', '--', 'set', 'Interface', 'mirror0',
-                   'type=internal')
-        yield node
+def ovs(ovs_node):
+    node = ovs_node('ovs_local_mirror')
+    for port, lsp in (('web0_h', 'web-0.shop'), ('web1_h', 'web-1.shop')):
+        node.vsctl('add-port', 'br-int', port, '--', 'set', 'Interface', port,
+                   'external_ids:iface-id=%s' % lsp)
+    node.vsctl('add-port', 'br-int', 'mirror0', '--', 'set', 'Interface', 'mirror0',
+               'type=internal')
+    return node
 
 
 def test_create_by_pod_noop_update_delete(ovs):

@@ -8,7 +8,7 @@ import yaml
 
 from lab.ansible import REPO, run_collection_playbook
 from lab.ovn import MIRROR_TAP, PODS, SINK_IP, decode_mirrored
-from lab.standin import ClusterStandIn
+from lab.standin import ClusterStandIn, create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
@@ -145,10 +145,12 @@ def test_remote_mirror_refuses_a_mirror_without_ports(lab, cluster):
 
 
 def test_gitops_inventory_converges_then_noop_then_purges_only_its_own(lab, cluster, tmp_path):
+    create_lab_pods(cluster.core)     # the inventory selects the lab's pods by label
     lab.nbctl('mirror-add', 'by-hand-2', 'gre', '6', 'to-lport', SINK_IP)
     first = play(lab, cluster, 'playbooks/mirrors.yml', inventory=INVENTORY)
     assert first.failures == [] and first.changed == 1, first.failures
     assert nb_ports(lab, 'db-ingress') == ['db-0.default']
+    assert nb_ports(lab, 'web1-egress') == ['web-1.default']
     assert nb_mirror(lab, 'web1-egress')['external_ids'] == {MARK: 'lab-netops'}
     assert play(lab, cluster, 'playbooks/mirrors.yml', inventory=INVENTORY).changed == 0
 

@@ -77,7 +77,7 @@ def test_roles_succeed_with_exactly_the_documented_rbac(kube, rbac_bound, tmp_pa
         role_task('mirror_receiver', {'mirror_receiver_name': 'receiver',
                                       'mirror_receiver_namespace': namespace,
                                       'mirror_receiver_wait_timeout': 20}),
-        role_task('cni_mirror', {}),
+        role_task('cni_mirror', {'cni_mirror_repair': False}),  # no DaemonSet controller
         role_task('pod_mirror', {'pod_mirror_namespace': namespace,
                                  'pod_mirror_names': ['web-0']}),
     ], tmp_path, env={'K8S_AUTH_KUBECONFIG': kubeconfig})

@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Mirror health of a node's bridge: read, find what is broken, repair it in one transaction.
+
+Written against python-ovs alone (``ovs.db.idl``), not ovsdbapp: Kube-OVN's ``ovs-ovn`` image
+has ``python3`` and ``python3-openvswitch`` and nothing else, and this is the module users run
+there (through ``kubectl exec``, e.g. the ``kubernetes.core.kubectl`` connection) right after a
+kube-ovn-cni restart. Every wait is bounded by the caller's timeout.
+
+What a kube-ovn-cni start does (``InitMirror``: ``clear bridge br-int mirrors``) is delete
+ovn-controller's Mirror rows and leave their output ports ``ovn-<mirror>``; ovn-controller's
+next transaction, which recreates the port, then fails on the duplicate name, and with it
+every later change it makes on the node (no copies, no ``ovn-installed`` on new pod ports).
+Such an orphaned port is what `stale_ports` reports and `repair` deletes; nothing else is
+ever deleted.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+
+HAS_PYTHON_OVS, PYTHON_OVS_IMPORT_ERROR = ovsdb.HAS_PYTHON_OVS, ovsdb.PYTHON_OVS_IMPORT_ERROR
+ovs_idl, ovs_poller = ovsdb.ovs_idl, ovsdb.ovs_poller
+
+OVS_SCHEMA = 'Open_vSwitch'
+# The interface types ovn-controller gives a mirror's tunnel port (controller/mirror.c).
+MIRROR_TUNNEL_TYPES = ('gre', 'erspan', 'ip6gre', 'ip6erspan')
+MIRROR_PORT_PREFIX = 'ovn-'
+CHASSIS_TUNNEL_KEY = 'ovn-chassis-id'   # ovn-controller's chassis-to-chassis tunnels
+OVN_OWNED_KEY = 'ovn-owned'
+KUBE_OVN_MIRROR = 'm0'
+
+HEALTH_VIEWS = [
+    ('Open_vSwitch', ['next_cfg', 'cur_cfg']),
+    ('Bridge', ['name', 'mirrors', 'ports']),
+    ('Port', ['name', 'interfaces', 'external_ids']),
+    ('Interface', ['name', 'type', 'options', 'external_ids', 'ofport']),
+    ('Mirror', ['name', 'select_all', 'select_src_port', 'select_dst_port', 'output_port',
+                'output_vlan', 'statistics', 'external_ids']),
+]
+
+
+class HealthError(Exception):
+    """A connection, lookup or commit failure, with a message fit for fail_json."""
+
+
+def _remaining_ms(deadline):
+    return max(0, int((deadline - time.time()) * 1000))
+
+
+class OvsHealthSession(object):
+    """One python-ovs IDL connection to a node's Open_vSwitch database."""
+
+    def __init__(self, connection, timeout, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+        self.timeout = timeout
+        self.remotes = ovsdb.parse_remotes(connection)
+        ovsdb.configure_tls(self.remotes, ssl_key, ssl_cert, ssl_ca_cert)
+        deadline = time.time() + timeout
+        schema = ovsdb.fetch_schema(self.remotes, OVS_SCHEMA, deadline)
+        helper = ovs_idl.SchemaHelper(schema_json=schema)
+        for table, columns in HEALTH_VIEWS:
+            helper.register_columns(table, columns)
+        self.idl = ovs_idl.Idl(','.join(self.remotes), helper)
+        self._run_until(lambda: self.idl.has_ever_connected() and self.idl.change_seqno > 0,
+                        deadline, 'no initial data from %s' % ','.join(self.remotes))
+
+    def close(self):
+        self.idl.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _run_until(self, done, deadline, what, txn=None):
+        while True:
+            self.idl.run()
+            if done():
+                return
+            if time.time() >= deadline:
+                raise HealthError('%s within %s s' % (what, self.timeout))
+            poller = ovs_poller.Poller()
+            self.idl.wait(poller)
+            if txn is not None:
+                txn.wait(poller)
+            poller.timer_wait(min(_remaining_ms(deadline), 500))
+            poller.block()
+
+    def rows(self, table):
+        return list(self.idl.tables[table].rows.values())
+
+    def bridge(self, name):
+        for row in self.rows('Bridge'):
+            if row.name == name:
+                return row
+        raise LookupError('bridge %r does not exist on this node' % name)
+
+    def commit(self, write, wait):
+        """Run `write(txn) -> outcome` in one transaction until it commits (re-planning from
+        fresh rows on TRY_AGAIN); with `wait`, until ovs-vswitchd has applied it."""
+        deadline = time.time() + self.timeout
+        while True:
+            txn = ovs_idl.Transaction(self.idl)
+            outcome = write(txn)
+            root = self.rows('Open_vSwitch')
+            if wait and root:
+                root[0].increment('next_cfg')
+            status = [txn.commit()]
+
+            def committed():
+                if status[0] == ovs_idl.Transaction.INCOMPLETE:
+                    status[0] = txn.commit()
+                return status[0] != ovs_idl.Transaction.INCOMPLETE
+            self._run_until(committed, deadline,
+                            'the Open_vSwitch database did not answer the transaction', txn)
+            if status[0] in (ovs_idl.Transaction.SUCCESS, ovs_idl.Transaction.UNCHANGED):
+                break
+            if status[0] == ovs_idl.Transaction.TRY_AGAIN:
+                # Someone changed what we read (verify); wait for the update and plan again.
+                seqno = self.idl.change_seqno
+                self._run_until(lambda: self.idl.change_seqno != seqno, deadline,
+                                'no update after a refused transaction')
+                continue
+            raise HealthError('the transaction failed (%s): %s'
+                              % (status[0], txn.get_error() or 'no detail'))
+        if wait and root and status[0] == ovs_idl.Transaction.SUCCESS:
+            target = txn.get_increment_new_value()
+            self._run_until(lambda: root[0].cur_cfg >= target, deadline,
+                            'ovs-vswitchd did not apply the change (cur_cfg %s)' % target)
+        return outcome
+
+
+def _interface(port):
+    return port.interfaces[0] if len(port.interfaces) == 1 else None
+
+
+def mirror_record(mirror):
+    return dict(
+        name=mirror.name,
+        ovn_owned=mirror.external_ids.get(OVN_OWNED_KEY) == 'true',
+        kube_ovn=mirror.name == KUBE_OVN_MIRROR,
+        select_all=bool(mirror.select_all),
+        select_src_port=sorted(port.name for port in mirror.select_src_port),
+        select_dst_port=sorted(port.name for port in mirror.select_dst_port),
+        output_port=mirror.output_port[0].name if mirror.output_port else None,
+        output_vlan=mirror.output_vlan[0] if mirror.output_vlan else None,
+        statistics=dict((key, int(value)) for key, value in mirror.statistics.items()),
+    )
+
+
+def is_ovn_mirror_port(port):
+    """A port as ovn-controller makes it for a NB mirror: ``ovn-<mirror>``, one tunnel
+    interface of a mirror type, and not one of its chassis tunnels (``ovn-chassis-id``)."""
+    iface = _interface(port)
+    return (port.name.startswith(MIRROR_PORT_PREFIX) and iface is not None
+            and iface.type in MIRROR_TUNNEL_TYPES
+            and CHASSIS_TUNNEL_KEY not in port.external_ids
+            and CHASSIS_TUNNEL_KEY not in iface.external_ids)
+
+
+def stale_port_record(port):
+    iface = _interface(port)
+    return dict(name=port.name, type=iface.type, mirror=port.name[len(MIRROR_PORT_PREFIX):],
+                remote_ip=iface.options.get('remote_ip'), key=iface.options.get('key'))
+
+
+def read_health(bridge):
+    """(mirrors, stale port rows, waiting interfaces) of one bridge."""
+    mirrors = sorted((mirror_record(m) for m in bridge.mirrors), key=lambda m: m['name'])
+    outputs = set()
+    for mirror in bridge.mirrors:
+        for port in mirror.output_port:
+            outputs.add(port.uuid)
+    stale = sorted((port for port in bridge.ports
+                    if is_ovn_mirror_port(port) and port.uuid not in outputs),
+                   key=lambda port: port.name)
+    waiting = []
+    for port in bridge.ports:
+        for iface in port.interfaces:
+            if iface.external_ids.get('iface-id') and \
+                    iface.external_ids.get('ovn-installed') != 'true':
+                waiting.append(dict(port=port.name, interface=iface.name,
+                                    iface_id=iface.external_ids['iface-id']))
+    waiting.sort(key=lambda item: item['port'])
+    return mirrors, stale, waiting
+
+
+def check_health(session, bridge_name, repair, check_mode, wait):
+    """The health report; with `repair`, the stale ports deleted in one transaction."""
+    bridge = session.bridge(bridge_name)
+    mirrors, stale, waiting = read_health(bridge)
+    report = dict(mirrors=mirrors, stale_ports=[stale_port_record(p) for p in stale],
+                  ports_waiting=waiting, removed=[], changed=False)
+    if not repair or not stale:
+        return report
+    report['removed'] = [port.name for port in stale]
+    report['changed'] = True
+    if check_mode:
+        return report
+
+    def delete_stale(txn):
+        fresh = session.bridge(bridge_name)
+        dummy, now_stale, dummy = read_health(fresh)
+        # At commit the server checks that nobody changed the bridge's ports or mirrors, or
+        # a mirror's output, since we read them; if they did, we plan again from fresh rows.
+        fresh.verify('ports')
+        fresh.verify('mirrors')
+        for mirror in fresh.mirrors:
+            mirror.verify('output_port')
+        for port in now_stale:
+            fresh.delvalue('ports', port)
+        return [port.name for port in now_stale]
+
+    report['removed'] = session.commit(delete_stale, wait)
+    report['changed'] = bool(report['removed'])
+    after = session.bridge(bridge_name)
+    report['mirrors'], dummy, report['ports_waiting'] = read_health(after)
+    return report

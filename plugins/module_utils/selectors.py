@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pods chosen by label selectors, resolved through the Kubernetes API at each run.
+
+A cluster keeps changing: a recreated pod gets a new LSP, a Deployment's pods change names.
+A mirror declared by selectors is therefore exact: its ports are the LSPs of the pods that
+match now (pods gone are detached, new ones attached). A matching pod whose LSP Kube-OVN has
+not created yet is `pending`, not an error; the next run attaches it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_text, lsp_name
+
+# Argument spec of a `selectors` entry (documented in each module that takes selectors).
+SELECTOR_OPTIONS = dict(
+    namespace=dict(type='str'),
+    label_selectors=dict(type='list', elements='str', default=[]),
+    provider=dict(type='str'),
+)
+
+_NAME = r'[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?'
+_PREFIX = r'[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?'
+_KEY = re.compile(r'^(%s/)?%s$' % (_PREFIX, _NAME))
+_VALUE = re.compile(r'^(%s)?$' % _NAME)
+_NAMESPACE = re.compile(r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')
+_SET = re.compile(r'^(?P<key>\S+)\s+(?P<op>in|notin)\s+\((?P<values>[^()]*)\)$')
+_EQUALITY = re.compile(r'^(?P<key>[^=!\s]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^=!\s]*)$')
+_EXISTS = re.compile(r'^(?P<op>!?)(?P<key>[^=!\s()]+)$')
+# Pod phases whose LSP Kube-OVN has released (or is about to).
+_FINISHED_PHASES = ('Succeeded', 'Failed')
+
+
+def _check_key(selector, key):
+    if not _KEY.match(key):
+        raise ValueError('label selector %r: %r is not a valid label key' % (selector, key))
+
+
+def _check_value(selector, value):
+    if not _VALUE.match(value):
+        raise ValueError('label selector %r: %r is not a valid label value' % (selector, value))
+
+
+def check_label_selector(selector):
+    """One selector in kubernetes.core's form: `key=value`, `key!=value`, `key`, `!key`,
+    `key in (a,b)`, `key notin (a,b)`. ValueError names the bad one."""
+    text = str(selector or '').strip()
+    if not text:
+        raise ValueError('label selector %r is empty' % (selector,))
+    check_text('label selector', text)
+    for part in _split(text):
+        match = _SET.match(part)
+        if match:
+            _check_key(selector, match.group('key'))
+            values = [v.strip() for v in match.group('values').split(',')]
+            if not [v for v in values if v]:
+                raise ValueError('label selector %r: %s () needs at least one value'
+                                 % (selector, match.group('op')))
+            for value in values:
+                _check_value(selector, value)
+            continue
+        match = _EQUALITY.match(part)
+        if match:
+            _check_key(selector, match.group('key'))
+            _check_value(selector, match.group('value'))
+            continue
+        match = _EXISTS.match(part)
+        if match:
+            _check_key(selector, match.group('key'))
+            continue
+        raise ValueError('label selector %r is not of the form key=value, key!=value, key, '
+                         '!key, "key in (a,b)" or "key notin (a,b)"' % (selector,))
+
+
+def _split(text):
+    """Split `a=b,c in (d,e)` at the commas outside parentheses."""
+    parts, depth, current = [], 0, ''
+    for char in text:
+        if char == '(':
+            depth += 1
+        elif char == ')':
+            depth -= 1
+        if char == ',' and depth == 0:
+            parts.append(current.strip())
+            current = ''
+        else:
+            current += char
+    parts.append(current.strip())
+    if [part for part in parts if not part] or depth:
+        raise ValueError('label selector %r is malformed (empty part or unbalanced '
+                         'parentheses)' % text)
+    return parts
+
+
+def check_selectors(selectors, what='selectors'):
+    """Validate `selectors` entries before anything is read or written."""
+    for index, item in enumerate(selectors or []):
+        where = '%s[%d]' % (what, index)
+        namespace = item.get('namespace')
+        labels = list(item.get('label_selectors') or [])
+        if namespace is not None and not _NAMESPACE.match(str(namespace)):
+            raise ValueError('%s: namespace %r is not a valid namespace name' % (where, namespace))
+        if namespace is None and not labels:
+            raise ValueError('%s selects every pod of every namespace: give a namespace or '
+                             'label_selectors' % where)
+        for selector in labels:
+            try:
+                check_label_selector(selector)
+            except ValueError as exc:
+                raise ValueError('%s: %s' % (where, exc))
+        if item.get('provider') is not None:
+            provider = str(item['provider'])
+            if not provider.strip() or provider != provider.strip():
+                raise ValueError('%s: provider %r must be a non-empty name without surrounding '
+                                 'white space' % (where, provider))
+            check_text('%s: provider' % where, provider)
+
+
+def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
+    """The pods matching any of `selectors` now, as dicts {namespace, name, lsp}, sorted by
+    LSP and without repeats. Raises k8s.DiscoveryError when the API cannot be read."""
+    if not selectors:
+        return []
+    from kubernetes import client as kube_client
+    core = kube_client.CoreV1Api(client or k8s.api_client(kubeconfig, context))
+    found = {}
+    for item in selectors:
+        selector = ','.join(str(s).strip() for s in item.get('label_selectors') or [])
+        namespace = item.get('namespace')
+        if namespace:
+            pods = k8s._read(lambda: core.list_namespaced_pod(namespace,
+                                                              label_selector=selector),
+                             'pods in namespace %s' % namespace)
+        else:
+            pods = k8s._read(lambda: core.list_pod_for_all_namespaces(label_selector=selector),
+                             'pods in all namespaces')
+        for pod in (pods.items if pods is not None else []):
+            if pod.metadata.deletion_timestamp is not None:
+                continue    # going away: its LSP goes with it
+            if pod.spec is not None and pod.spec.host_network:
+                continue    # no OVN port
+            if pod.status is not None and pod.status.phase in _FINISHED_PHASES:
+                continue
+            lsp = lsp_name(pod.metadata.name, pod.metadata.namespace, item.get('provider'))
+            found[lsp] = dict(namespace=pod.metadata.namespace, name=pod.metadata.name, lsp=lsp)
+    return [found[name] for name in sorted(found)]
+
+
+def matched_pods(module, selectors, require_match=False, what='selectors'):
+    """The pods `selectors` match now (resolve_selectors, with the module's kubeconfig and
+    context); fails the module, writing nothing, when the API cannot be read or when
+    `require_match` is set and nothing matches."""
+    try:
+        matched = resolve_selectors(selectors, module.params.get('kubeconfig'),
+                                    module.params.get('context'))
+    except k8s.DiscoveryError as exc:
+        module.fail_json(msg=str(exc))
+    if require_match and selectors and not matched:
+        module.fail_json(msg='nothing was changed because %s (%s) match no pod '
+                             '(require_match=true)' % (what, describe(selectors)))
+    return matched
+
+
+def describe(selectors):
+    return '; '.join('%s %s' % (item.get('namespace') or 'all namespaces',
+                                ','.join(item.get('label_selectors') or []) or 'every pod')
+                     for item in selectors)

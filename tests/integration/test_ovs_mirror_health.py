@@ -1,0 +1,197 @@
+"""ovs_mirror_health: kube-ovn-cni's InitMirror transaction, run verbatim on the lab's OVS
+while a remote mirror is active, breaks mirroring and pod set-up; the module reports it and
+its repair restores both. The test plays Kube-OVN's part with ovs-vsctl and reads the truth
+with ovs-vsctl, tcpdump and ovn-controller's log, independently of the module.
+
+The fast cases (what is never deleted, bad input) run on a bare ovsdb-server."""
+
+import time
+
+import pytest
+
+from lab.ansible import run_collection_playbook, run_playbook, task
+from lab.daemons import wait_until
+from lab.kube_ovn import INIT_MIRROR, WEB1_IP, bridge_state, copies, undo_kube_ovn_cni
+from lab.ovn import SINK_IP
+
+NEW_POD = ('web-2', 'web-2.default', '02:00:00:66:00:12', '10.66.0.12')
+# What the node-side python of Kube-OVN's ovs-ovn image has: python3 + python3-openvswitch,
+# no ovsdbapp. Debian's /usr/bin/python3 with python3-openvswitch is the same situation.
+NODE_PYTHON = '/usr/bin/python3'
+
+
+def health(lab, workdir, check=False, diff=False, python=None, **args):
+    args.setdefault('ovs_connection', lab.ovs_db)
+    play = {'vars': {'ansible_python_interpreter': python}} if python else None
+    return run_playbook([task('ovs_mirror_health', args)], workdir, check=check, diff=diff,
+                        play=play)[0]
+
+
+def ovn_installed(lab, port):
+    return lab.vsctl('--if-exists', 'get', 'Interface', port,
+                     'external_ids:ovn-installed').strip('"') == 'true'
+
+
+def test_init_mirror_breaks_remote_mirroring_and_repair_restores_it(lab, tmp_path):
+    lab.nbctl('mirror-add', 'hm1', 'gre', '99', 'from-lport', SINK_IP)
+    lab.nbctl('lsp-attach-mirror', 'web-0.default', 'hm1')
+    lab.wait_tunnel('hm1')
+    lab.wait_mirror_realised('hm1', src=True, dst=False)
+    lab.ping('web-0', WEB1_IP, count=2)           # warm-up: tunnel neighbour and flows
+    before = copies(lab)
+    assert len(before) >= 3, before
+
+    healthy = health(lab, tmp_path, repair=True)
+    assert healthy['changed'] is False and healthy['stale_ports'] == [], healthy
+    hm1 = [m for m in healthy['mirrors'] if m['name'] == 'hm1']
+    assert hm1 and hm1[0]['ovn_owned'] and hm1[0]['output_port'] == 'ovn-hm1', healthy
+    assert hm1[0]['select_src_port'] == ['kmlweb0h'] and 'tx_packets' in hm1[0]['statistics']
+
+    # Kube-OVN's part: kube-ovn-cni restarts (e.g. the cni_mirror role rolled it out).
+    log_size = len(open(lab.path('ovn-controller.log')).read())
+    lab.vsctl(*INIT_MIRROR)
+    try:
+        assert bridge_state(lab)[1] == ['m0']
+        assert 'ovn-hm1' in bridge_state(lab)[0]
+        wait_until(lambda: 'constraint violation' in
+                   open(lab.path('ovn-controller.log')).read()[log_size:], 15,
+                   'ovn-controller failing on the stale port')
+        lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
+        wiped = copies(lab)
+        assert wiped == [], 'no copies after the wipe: %s' % wiped
+
+        # A pod started after the wipe: its port never gets ovn-installed.
+        name, lsp, mac, ip = NEW_POD
+        lab.nbctl('lsp-add', 'ovn-default', lsp, '--', 'lsp-set-addresses', lsp,
+                  '%s %s' % (mac, ip))
+        port = lab._namespace(name, 'br-int', mac, ip + '/24')
+        lab.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
+        time.sleep(8)   # Kube-OVN's CNI gives up after 30 s; 8 s is four failed retries
+        assert not ovn_installed(lab, port)
+
+        # Report only: nothing changes, the stale port and the waiting pod are named.
+        state = bridge_state(lab)
+        report = health(lab, tmp_path, diff=True, python=NODE_PYTHON)
+        assert report['changed'] is False and report['removed'] == [], report
+        assert [p['name'] for p in report['stale_ports']] == ['ovn-hm1'], report
+        assert report['stale_ports'][0]['remote_ip'] == SINK_IP
+        assert report['stale_ports'][0]['key'] == '99' and report['stale_ports'][0]['type'] == 'gre'
+        assert port in [w['port'] for w in report['ports_waiting']], report
+        assert [m['name'] for m in report['mirrors']] == ['m0'], report
+        assert report['diff']['before'] == report['diff']['after'], report
+        assert bridge_state(lab) == state
+
+        # Check mode: says what it would delete, deletes nothing.
+        dry = health(lab, tmp_path, repair=True, check=True, diff=True)
+        assert dry['changed'] is True and dry['removed'] == ['ovn-hm1'], dry
+        assert dry['diff'] == {'before': {'stale_ports': ['ovn-hm1']},
+                               'after': {'stale_ports': []}}, dry
+        assert bridge_state(lab) == state
+
+        # The repair, run as on a node: only python-ovs.
+        repaired_at = time.monotonic()
+        fixed = health(lab, tmp_path, repair=True, python=NODE_PYTHON)
+        assert fixed['changed'] is True and fixed['removed'] == ['ovn-hm1'], fixed
+        assert bridge_state(lab)[0] == sorted(p for p in state[0] if p != 'ovn-hm1') or \
+            'ovn-hm1' in bridge_state(lab)[0]  # ovn-controller may already have recreated it
+        assert 'mirror0' in bridge_state(lab)[0] and 'm0' in bridge_state(lab)[1]
+
+        # ovn-controller recreates the mirror and its port, and finishes the new pod.
+        wait_until(lambda: ovn_installed(lab, port), 15, 'ovn-installed on %s' % port,
+                   interval=0.1)
+        installed_seconds = time.monotonic() - repaired_at
+        lab.wait_tunnel('hm1')
+        lab.wait_mirror_realised('hm1', src=True, dst=False)
+        mirror_seconds = time.monotonic() - repaired_at
+        lab.ping('web-0', WEB1_IP, count=2)
+        after = copies(lab)
+        assert len(after) >= 3, after
+        counts = (len(before), len(wiped), len(after), mirror_seconds, installed_seconds)
+        print('copies before %d, after wipe %d, after repair %d; mirror back after %.1f s, '
+              'ovn-installed after %.1f s' % counts)
+
+        again = health(lab, tmp_path, repair=True, diff=True)
+        assert again['changed'] is False and again['stale_ports'] == [], again
+        assert again['removed'] == [] and not [w for w in again['ports_waiting']
+                                               if w['port'] == port], again
+        assert sorted(m['name'] for m in again['mirrors']) == ['hm1', 'm0'], again
+    finally:
+        lab.nbctl('--if-exists', 'lsp-del', NEW_POD[1])
+        undo_kube_ovn_cni(lab, 'hm1')
+
+
+def test_repair_playbook_on_the_nodes_of_an_inventory(lab, tmp_path):
+    """playbooks/repair.yml with mirror_repair_via=hosts (here the lab machine is the node)."""
+    lab.nbctl('mirror-add', 'hm2', 'gre', '98', 'to-lport', SINK_IP)
+    lab.nbctl('lsp-attach-mirror', 'web-1.default', 'hm2')
+    try:
+        lab.wait_tunnel('hm2')
+        lab.wait_mirror_realised('hm2', src=False, dst=True)
+        lab.vsctl(*INIT_MIRROR)
+        assert 'hm2' not in bridge_state(lab)[1] and 'ovn-hm2' in bridge_state(lab)[0]
+        extra = {'mirror_repair_via': 'hosts', 'mirror_repair_hosts': ['localhost'],
+                 'mirror_repair_ovs_connection': lab.ovs_db,
+                 'ansible_python_interpreter': NODE_PYTHON}
+        state = bridge_state(lab)
+        dry = run_collection_playbook('playbooks/repair.yml', extra_vars=extra, check=True,
+                                      diff=True)
+        assert dry.rc == 0 and not dry.failures, (dry.failures, dry.stderr[-2000:])
+        checked = dry.result('Check, and repair, the mirrors on each node')['results'][0]
+        assert checked['removed'] == ['ovn-hm2'] and bridge_state(lab) == state, checked
+        run = run_collection_playbook('playbooks/repair.yml', extra_vars=extra)
+        assert run.rc == 0 and not run.failures, (run.failures, run.stderr[-2000:])
+        result = run.result('Check, and repair, the mirrors on each node')['results'][0]
+        assert result['changed'] is True and result['removed'] == ['ovn-hm2'], result
+        lab.wait_tunnel('hm2')
+        lab.wait_mirror_realised('hm2', src=False, dst=True)
+        again = run_collection_playbook('playbooks/repair.yml', extra_vars=extra)
+        assert again.rc == 0 and again.changed == 0, again.tasks
+    finally:
+        undo_kube_ovn_cni(lab, 'hm2')
+
+
+@pytest.fixture
+def ovs(ovs_node):
+    return ovs_node('ovs_mirror_health')
+
+
+def test_only_orphaned_ovn_mirror_ports_are_deleted(ovs):
+    add = ovs.vsctl
+    # A chassis tunnel (gre encap), a user's gre port, a live OVN mirror, an orphan.
+    add('add-port', 'br-int', 'ovn-lab2-0', '--', 'set', 'Interface', 'ovn-lab2-0', 'type=gre',
+        'options:remote_ip=10.0.0.2', '--', 'set', 'Port', 'ovn-lab2-0',
+        'external_ids:ovn-chassis-id=lab2@10.0.0.2')
+    add('add-port', 'br-int', 'gre-user', '--', 'set', 'Interface', 'gre-user', 'type=gre',
+        'options:remote_ip=10.0.0.3')
+    add('add-port', 'br-int', 'ovn-geneve', '--', 'set', 'Interface', 'ovn-geneve',
+        'type=geneve', 'options:remote_ip=10.0.0.4')
+    for name in ('ovn-live', 'ovn-gone'):
+        add('add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=erspan',
+            'options:remote_ip=10.0.0.9', 'options:key=7')
+    add('--', '--id=@p', 'get', 'Port', 'ovn-live', '--', '--id=@m', 'create', 'Mirror',
+        'name=live', 'output_port=@p', 'external_ids:ovn-owned=true', '--', 'add', 'Bridge',
+        'br-int', 'mirrors', '@m')
+    report = ovs.run({'repair': True}, diff=True)
+    assert report['changed'] is True and report['removed'] == ['ovn-gone'], report
+    assert report['stale_ports'] == [{'name': 'ovn-gone', 'mirror': 'gone', 'type': 'erspan',
+                                      'remote_ip': '10.0.0.9', 'key': '7'}], report
+    assert sorted(ovs.vsctl('list-ports', 'br-int').split()) == [
+        'gre-user', 'ovn-geneve', 'ovn-lab2-0', 'ovn-live']
+    before = ovs.dump()
+    again = ovs.run({'repair': True})
+    assert again['changed'] is False and again['removed'] == [] and ovs.dump() == before
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'bridge': 'br-nope'}, "bridge 'br-nope' does not exist"),
+    ({'bridge': ''}, 'bridge name must not be empty'),
+    ({'bridge': 'br\x01int'}, 'control character'),
+    ({'timeout': 0}, 'timeout 0.0 must be more than 0'),
+    ({'ovs_connection': 'db.sock'}, "remote 'db.sock' is not of the form"),
+    ({'ovs_connection': 'unix:/nonexistent/db.sock'}, 'cannot connect'),
+])
+def test_bad_input_fails_clearly_and_writes_nothing(ovs, args, message):
+    before = ovs.dump()
+    result = ovs.run(dict({'repair': True}, **args))
+    assert result.get('failed') and message in result['msg'], result
+    assert ovs.dump() == before
