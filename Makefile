@@ -9,19 +9,23 @@ PY := $(VENV)/bin/python
 STAMPS := build/.stamps
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ovn-central ovn-host ovn-common openvswitch-switch openvswitch-common \
-	iproute2 iputils-ping tcpdump openssl rsync shellcheck git etcd-server python3-openvswitch
+	iproute2 iputils-ping tcpdump openssl rsync shellcheck git etcd-server python3-openvswitch \
+	debootstrap
 # ansible-test seeds its sanity virtualenvs with a get-pip script it downloads from a host
 # CI cannot reach; we hand it our own bootstrap (tests/sanity/pip_bootstrap.py).
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SANITY_ROOT := build/sanity/ansible_collections/kubeovn/mirror
 PYTEST_ARGS ?=
+# OVN of `make lab-up` and `make demo`: 25.03 (trixie's, what Kube-OVN 1.15+ runs) or 23.03
+# (bookworm's, like Kube-OVN 1.12).
+OVN ?= 25.03
 
-.PHONY: help deps kube-apiserver test sanity lint unit integration bench demo docs lab-up lab-down clean
+.PHONY: help deps kube-apiserver ovn-root test sanity lint unit integration bench demo docs lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
 	@echo "make bench  - benchmarks (bench/README.md)"
-	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces)"
+	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces); OVN=25.03|23.03"
 	@echo "make demo   - install everything, run the playbooks against the embedded lab, show mirrored packets"
 
 deps: $(STAMPS)/apt $(STAMPS)/venv
@@ -30,6 +34,11 @@ deps: $(STAMPS)/apt $(STAMPS)/venv
 # (~3 min) and cached under ~/.cache/kubeovn-mirror/bin; later runs only find it.
 kube-apiserver: $(STAMPS)/apt
 	@bash lab/kube/build-kube-apiserver.sh
+
+# OVN 25.03 / OVS 3.5 (what Kube-OVN 1.15+ runs) next to bookworm's 23.03: a Debian trixie
+# root built once with debootstrap (~1 min, ~360 MB) and cached under ~/.cache/kubeovn-mirror.
+ovn-root: $(STAMPS)/apt
+	@bash lab/ovn-root/build-ovn-root.sh
 
 $(STAMPS)/apt:
 	@mkdir -p $(STAMPS)
@@ -69,16 +78,16 @@ lint: deps
 unit: deps
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: deps kube-apiserver
+integration: deps kube-apiserver ovn-root
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # One pytest session for unit + integration, so its closing line counts every test.
-test: sanity lint kube-apiserver
+test: sanity lint kube-apiserver ovn-root
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
 # The one-machine lab (real OVS userspace datapath + OVN); see lab/ovn.py.
-lab-up: deps
-	$(PY) -m lab.ovn up build/lab
+lab-up: deps ovn-root
+	$(PY) -m lab.ovn up build/lab --ovn $(OVN)
 
 lab-down: deps
 	$(PY) -m lab.ovn down build/lab
@@ -88,8 +97,8 @@ bench: deps kube-apiserver
 	$(SUDO) $(PY) bench/run.py
 
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
-demo: deps kube-apiserver
-	@$(SUDO) $(PY) -m lab.demo build/demo
+demo: deps kube-apiserver ovn-root
+	@$(SUDO) $(PY) -m lab.demo build/demo --ovn $(OVN)
 
 # docs/reference/*.md from the modules' and roles' own documentation (ansible-doc).
 docs: deps

@@ -17,6 +17,8 @@ import socket
 import subprocess
 import time
 
+from lab import ovn_versions
+
 NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
 SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
@@ -130,11 +132,12 @@ class OvsdbServer:
     on tcp:127.0.0.1 and ssl:127.0.0.1, on ports the server chose itself (port 0, read back
     from its log), so they cannot collide with anyone's."""
 
-    def __init__(self, workdir, schema=NB_SCHEMA, name='nb', tcp=False, pki=None,
-                 db_file=None):
+    def __init__(self, workdir, schema=None, name='nb', tcp=False, pki=None,
+                 db_file=None, ovn=None):
         self.workdir = str(workdir)
         self.name = name
-        self.schema = schema
+        self.ovn = ovn or ovn_versions.ovn()     # whose ovsdb-server, and NB schema by default
+        self.schema = schema or self.ovn.nb_schema
         self.db = db_file or os.path.join(self.workdir, name + '.db')
         self.sock = os.path.join(self.workdir, name + '.sock')
         self.ctl = os.path.join(self.workdir, name + '.ctl')
@@ -167,12 +170,14 @@ class OvsdbServer:
 
     def _start(self):
         if not os.path.exists(self.db):
-            subprocess.run(['ovsdb-tool', 'create', self.db, self.schema], check=True)
+            subprocess.run(self.ovn.cmd('ovsdb-tool') + ['create', self.db, self.schema],
+                           check=True)
         for stale in (self.sock, self.ctl):   # left by a killed server: wait for the new one's
             if os.path.exists(stale):
                 os.unlink(stale)
-        cmd = ['ovsdb-server', self.db, '--remote=punix:' + self.sock,
-               '--unixctl=' + self.ctl, '--log-file=' + self.log]
+        cmd = self.ovn.cmd('ovsdb-server') + [
+            self.db, '--remote=punix:' + self.sock, '--unixctl=' + self.ctl,
+            '--log-file=' + self.log]
         if self.pki:
             cmd += ['--private-key=' + self.pki.server_key,
                     '--certificate=' + self.pki.server_cert,
@@ -190,9 +195,9 @@ class OvsdbServer:
 
     def _listen(self, kind):
         before = len(listening_ports(self.log))
-        added = subprocess.run(['ovs-appctl', '-t', self.ctl, 'ovsdb-server/add-remote',
-                                '%s:0:127.0.0.1' % kind], capture_output=True, text=True,
-                               timeout=10, check=False)
+        command = ['-t', self.ctl, 'ovsdb-server/add-remote', '%s:0:127.0.0.1' % kind]
+        added = subprocess.run(self.ovn.cmd('ovs-appctl') + command, capture_output=True,
+                               text=True, timeout=10, check=False)
         if added.returncode != 0:
             raise DaemonError('ovsdb-server %s' % self.name, 'refused the %s remote: %s'
                               % (kind, added.stderr.strip()), [self.log])

@@ -18,7 +18,8 @@ import yaml
 
 from lab.ansible import REPO, ansible_env, playbook_command
 from lab.kube import ControlPlane
-from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, SINK_IP, Lab, decode_mirrored
+from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, Lab, decode_mirrored
+from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
 from lab.standin import ClusterStandIn, create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
@@ -26,12 +27,17 @@ LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
 ICMP_TYPES = {0: 'echo reply', 8: 'echo request'}
+# On an OVN with filter `both` and type `local` (>= 23.06): the remote mirror carries both
+# directions, and an OVN local mirror delivers to this port of the node.
+OVN_LOCAL_PORT = PREFIX + 'mon0'
 
 
 class Demo:
-    def __init__(self, workdir, quiet=False):
+    def __init__(self, workdir, quiet=False, version=CURRENT_VERSION):
         self.workdir = os.path.abspath(workdir)
         self.quiet = quiet
+        self.version = version
+        self.current_ovn = version != HOST_VERSION    # has filter both and type local
         self.started = time.monotonic()
         self.timings = []
         self.lab = self.plane = self.standin = None
@@ -76,7 +82,7 @@ class Demo:
         """The three playbooks of the demo; the recap totals of each."""
         return [
             ('remote_mirror.yml', self.playbook('playbooks/remote_mirror.yml',
-                                                var_files=[REMOTE_VARS])),
+                                                var_files=[self.remote_vars])),
             ('mirrors.yml (GitOps inventory)', self.playbook('playbooks/mirrors.yml',
                                                              inventory=INVENTORY)),
             ('local_mirror.yml', self.playbook('playbooks/local_mirror.yml',
@@ -112,8 +118,9 @@ class Demo:
         # No controller-manager makes the default ServiceAccount pods need.
         core.create_namespaced_service_account('default', {'metadata': {'name': 'default'}})
 
-        self.step('Start the OVN lab (OVS userspace datapath, NB/SB, northd, ovn-controller)')
-        self.lab = Lab(os.path.join(self.workdir, 'lab')).up()
+        self.step('Start the OVN %s lab (OVS userspace datapath, NB/SB, northd, '
+                  'ovn-controller)' % self.version)
+        self.lab = Lab(os.path.join(self.workdir, 'lab'), self.version).up()
         self.say('lab up in %.1f s: pods %s on br-int; receiver namespace at %s' % (
             self.lab.start_seconds, ', '.join('%s (%s)' % (pod, ip)
                                               for pod, (dummy, dummy2, ip) in PODS.items()),
@@ -127,20 +134,35 @@ class Demo:
         with open(LOCAL_VARS) as handle:
             local = yaml.safe_load(handle)
         local['local_mirror_ovs']['ovs_connection'] = self.lab.ovs_db
-        with open(self.local_vars, 'w') as handle:
-            yaml.safe_dump(local, handle)
+        self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
+        with open(REMOTE_VARS) as handle:
+            remote = yaml.safe_load(handle)
+        if self.current_ovn:
+            remote.update(remote_mirror_name='web0-both', remote_mirror_filter='both')
+            local['local_mirror_ovn'] = dict(name='web0-ovn-local', filter='both',
+                                             pods=[dict(name='web-0', namespace='default')],
+                                             port=OVN_LOCAL_PORT,
+                                             ovs_connection=self.lab.ovs_db)
+        for path, variables in ((self.local_vars, local), (self.remote_vars, remote)):
+            with open(path, 'w') as handle:
+                yaml.safe_dump(variables, handle)
 
         self.step('First converge: remote mirror, GitOps inventory, local mirror')
         first = self.converge_all()
 
         self.step('Traffic between the lab pods, captured at the receiver and on %s'
                   % MIRROR_TAP)
-        for name, src, dst in (('web0-egress', True, False), ('db-ingress', False, True),
-                               ('web1-egress', True, False)):
+        remote_name = 'web0-both' if self.current_ovn else 'web0-egress'
+        for name, src, dst in ((remote_name, True, self.current_ovn),
+                               ('db-ingress', False, True), ('web1-egress', True, False)):
             self.lab.wait_tunnel(name)
             self.lab.wait_mirror_realised(name, src, dst)
-        # No prepare_tap(): ovs_local_mirror brings up the output port it creates.
+        # No prepare_tap(): ovs_local_mirror and ovs_mirror_port bring up the ports they create.
         self.lab.wait_mirror_realised('web0-local', True, True)
+        points = [('rx', 'eth0', 'ip proto 47'), (None, MIRROR_TAP, 'icmp')]
+        if self.current_ovn:
+            self.lab.wait_mirror_realised('web0-ovn-local', True, True)
+            points.append((None, OVN_LOCAL_PORT, 'icmp'))
         flows = [('web-0', 'web-1'), ('web-0', 'db-0'), ('web-1', 'db-0')]
         for source, target in flows:            # warm up tunnel neighbours and flows
             self.lab.ping(source, PODS[target][2], count=1)
@@ -150,10 +172,9 @@ class Demo:
             for source, target in flows:
                 self.say('ping -c %d %s -> %s' % (count, source, target))
                 self.lab.ping(source, PODS[target][2], count=count)
-        (dummy, remote_pcap), (local_lines, dummy) = self.lab.captures(
-            [('rx', 'eth0', 'ip proto 47'), (None, MIRROR_TAP, 'icmp')], traffic,
-            seconds=6, count=500)
-        self.summary(remote_pcap, local_lines)
+        captured = self.lab.captures(points, traffic, seconds=6, count=500)
+        self.summary(captured[0][1], captured[1][0],
+                     captured[2][0] if self.current_ovn else None)
 
         self.step('Second converge of the same playbooks and inventory')
         second = self.converge_all()
@@ -164,7 +185,7 @@ class Demo:
             raise SystemExit('the second converge changed something')
 
         self.step('Teardown playbook, then the GitOps inventory with nothing declared')
-        self.playbook('playbooks/teardown.yml', var_files=[REMOTE_VARS, self.local_vars])
+        self.playbook('playbooks/teardown.yml', var_files=[self.remote_vars, self.local_vars])
         self.playbook('playbooks/mirrors.yml', inventory=INVENTORY,
                       extra_vars={'kubeovn_mirrors': []})
         left = self.lab.nbctl('--bare', '--columns=name', 'list', 'Mirror')
@@ -172,7 +193,7 @@ class Demo:
         self.say('pods left in default: %s' % (
             [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
 
-    def summary(self, remote_pcap, local_lines):
+    def summary(self, remote_pcap, local_lines, ovn_local_lines=None):
         """Which pod, which direction, how many packets, per mirror."""
         mirrors = self.lab.nbctl('--format=csv', '--data=bare', '--no-headings',
                                  '--columns=name,type,index,filter', 'list', 'Mirror')
@@ -191,19 +212,28 @@ class Demo:
         for (tunnel, key, src, dst, what), number in sorted(counts.items()):
             name, direction = by_key.get((tunnel, key), ('?', '?'))
             pod = POD_BY_IP.get(src if direction == 'from-lport' else dst, '?')
-            verb = 'sent by' if direction == 'from-lport' else 'received by'
-            print('           %-12s %-6s %-4s %-10s %2d x %s %s -> %s  (%s %s)' % (
+            whose = {'from-lport': 'sent by ' + pod, 'to-lport': 'received by ' + pod,
+                     'both': 'filter both'}.get(direction, direction)
+            print('           %-12s %-6s %-4s %-10s %2d x %s %s -> %s  (%s)' % (
                 name, tunnel, 'key' if tunnel == 'gre' else 'idx', key, number, what,
-                POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst), verb, pod))
-        local_counts = collections.Counter()
-        for line in local_lines:
+                POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst), whose))
+        self.local_summary(local_lines, 'What OVS copied to %s (OVS mirror web0-local, both '
+                           'directions):' % MIRROR_TAP)
+        if ovn_local_lines is not None:
+            self.local_summary(ovn_local_lines, 'What OVN copied to %s (OVN local mirror '
+                               'web0-ovn-local, filter both):' % OVN_LOCAL_PORT)
+
+    def local_summary(self, lines, title):
+        counts = collections.Counter()
+        for line in lines:
             match = re.search(r'IP (\S+) > (\S+): ICMP (echo \w+)', line)
             if match:
-                local_counts[(match.group(1), match.group(2), match.group(3))] += 1
+                counts[(match.group(1), match.group(2), match.group(3))] += 1
         print()
-        self.say('What OVS copied to %s (local mirror web0-local, both directions):'
-                 % MIRROR_TAP)
-        for (src, dst, what), number in sorted(local_counts.items()):
+        self.say(title)
+        if not counts:
+            raise SystemExit('no mirrored packets on that port')
+        for (src, dst, what), number in sorted(counts.items()):
             print('           %2d x %s %s -> %s'
                   % (number, what, POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst)))
 
@@ -222,10 +252,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('workdir', nargs='?', default='build/demo')
     parser.add_argument('--quiet', action='store_true', help="hide Ansible's task output")
+    parser.add_argument('--ovn', choices=VERSIONS, default=CURRENT_VERSION,
+                        help='OVN version of the lab (default %(default)s, what Kube-OVN '
+                             '1.15+ runs; 23.03 is Debian bookworm\'s)')
     options = parser.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit('make demo needs root (network namespaces, OVS): run it with sudo')
-    Demo(options.workdir, quiet=options.quiet).run()
+    Demo(options.workdir, quiet=options.quiet, version=options.ovn).run()
 
 
 if __name__ == '__main__':

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 
-from lab.daemons import (NB_SCHEMA, SB_SCHEMA, VSWITCH_SCHEMA, DaemonError, spawn,
-                         stop_processes, wait_for_daemon, wait_until)
+from lab.daemons import DaemonError, spawn, stop_processes, wait_for_daemon, wait_until
+from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS, ovn
 
 PREFIX = 'kml'                      # every netns / link name made here starts with this
 UNDERLAY_IP, SINK_IP = '172.31.0.1', '172.31.0.21'
@@ -35,8 +35,9 @@ def run(*cmd, check=True, env=None, timeout=30):
 
 
 class Lab:
-    def __init__(self, rundir):
+    def __init__(self, rundir, version=HOST_VERSION):
         self.rundir = os.path.abspath(str(rundir))
+        self.ovn = ovn(version)      # whose daemons and tools (lab/ovn_versions.py)
         self.procs = {}
         self.env = dict(os.environ, OVS_RUNDIR=self.rundir, OVS_LOGDIR=self.rundir,
                         OVS_DBDIR=self.rundir, OVN_RUNDIR=self.rundir, OVN_LOGDIR=self.rundir,
@@ -59,13 +60,20 @@ class Lab:
         return 'unix:' + self.path('ovnsb_db.sock')
 
     def vsctl(self, *args):
-        return run('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=20', *args, env=self.env)
+        return self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=20', *args)
 
     def nbctl(self, *args):
-        return run('ovn-nbctl', '--db=' + self.nb, '--timeout=20', *args, env=self.env)
+        return self.tool('ovn-nbctl', '--db=' + self.nb, '--timeout=20', *args)
+
+    def sbctl(self, *args):
+        return self.tool('ovn-sbctl', '--db=' + self.sb, *args)
+
+    def tool(self, name, *args, check=True):
+        """Run one of this lab's OVN/OVS tools (of its version)."""
+        return run(*(self.ovn.cmd(name) + list(args)), check=check, env=self.env)
 
     def appctl(self, target, *args):
-        return run('ovs-appctl', '-t', self.path(target), *args, env=self.env)
+        return self.tool('ovs-appctl', '-t', self.path(target), *args)
 
     def netns(self, name, *cmd, **kwargs):
         return run('ip', 'netns', 'exec', PREFIX + '-' + name, *cmd, **kwargs)
@@ -78,12 +86,11 @@ class Lab:
 
     def _ovsdb(self, name, schema, sock):
         db = self.path(name + '.db')
-        run('ovsdb-tool', 'create', db, schema)
-        self._daemon(name, ['ovsdb-server', db, '--remote=punix:' + self.path(sock),
-                            '--unixctl=' + self.path(name + '.ctl'),
-                            '--pidfile=' + self.path(name + '.pid'),
-                            '--log-file=' + self.path(name + '.log')],
-                     lambda: os.path.exists(self.path(sock)))
+        self.tool('ovsdb-tool', 'create', db, schema)
+        self._daemon(name, self.ovn.cmd('ovsdb-server') + [
+            db, '--remote=punix:' + self.path(sock), '--unixctl=' + self.path(name + '.ctl'),
+            '--pidfile=' + self.path(name + '.pid'), '--log-file=' + self.path(name + '.log')],
+            lambda: os.path.exists(self.path(sock)))
 
     def up(self):
         """Start everything; a start that fails takes down what it had started."""
@@ -103,17 +110,17 @@ class Lab:
 
     def _up(self):
         os.makedirs(self.rundir, exist_ok=True)
-        self._ovsdb('ovsdb-server', VSWITCH_SCHEMA, 'db.sock')
+        self._ovsdb('ovsdb-server', self.ovn.vswitch_schema, 'db.sock')
         self.vsctl('--no-wait', 'init')
-        self._daemon('ovs-vswitchd', [
-            'ovs-vswitchd', self.ovs_db, '--unixctl=' + self.path('ovs-vswitchd.ctl'),
+        self._daemon('ovs-vswitchd', self.ovn.cmd('ovs-vswitchd') + [
+            self.ovs_db, '--unixctl=' + self.path('ovs-vswitchd.ctl'),
             '--pidfile=' + self.path('ovs-vswitchd.pid'),
             '--log-file=' + self.path('ovs-vswitchd.log')],
             lambda: os.path.exists(self.path('ovs-vswitchd.ctl')))
-        self._ovsdb('nb', NB_SCHEMA, 'ovnnb_db.sock')
-        self._ovsdb('sb', SB_SCHEMA, 'ovnsb_db.sock')
-        self._daemon('ovn-northd', [
-            'ovn-northd', '--ovnnb-db=' + self.nb, '--ovnsb-db=' + self.sb,
+        self._ovsdb('nb', self.ovn.nb_schema, 'ovnnb_db.sock')
+        self._ovsdb('sb', self.ovn.sb_schema, 'ovnsb_db.sock')
+        self._daemon('ovn-northd', self.ovn.cmd('ovn-northd') + [
+            '--ovnnb-db=' + self.nb, '--ovnsb-db=' + self.sb,
             '--unixctl=' + self.path('ovn-northd.ctl'), '--pidfile=' + self.path('ovn-northd.pid'),
             '--log-file=' + self.path('ovn-northd.log')],
             lambda: os.path.exists(self.path('ovn-northd.ctl')))
@@ -133,8 +140,8 @@ class Lab:
                    'external_ids:ovn-remote=' + self.sb, 'external_ids:ovn-encap-type=geneve',
                    'external_ids:ovn-encap-ip=' + UNDERLAY_IP,
                    'external_ids:ovn-bridge-datapath-type=netdev')
-        self._daemon('ovn-controller', [
-            'ovn-controller', self.ovs_db, '--pidfile=' + self.path('ovn-controller.pid'),
+        self._daemon('ovn-controller', self.ovn.cmd('ovn-controller') + [
+            self.ovs_db, '--pidfile=' + self.path('ovn-controller.pid'),
             '--log-file=' + self.path('ovn-controller.log')],
             lambda: os.path.exists(self.path('ovn-controller.pid')))
 
@@ -145,16 +152,15 @@ class Lab:
             port = self._namespace(pod, 'br-int', mac, ip + '/24')
             self.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
         # Preload the sink's MAC so the first mirrored packets are not dropped on an ARP miss.
-        wait_until(lambda: 'lab-chassis' in run('ovn-sbctl', '--db=' + self.sb, 'list',
-                                                'Chassis', env=self.env), 20, 'chassis up')
+        wait_until(lambda: 'lab-chassis' in self.sbctl('list', 'Chassis'), 20, 'chassis up')
         self.appctl('ovs-vswitchd.ctl', 'tnl/arp/set', 'br-phy', SINK_IP, SINK_MAC)
         wait_until(self._pods_bound, 30, 'pods bound by ovn-controller', interval=0.2)
 
     def _pods_bound(self):
         """Every pod's LSP is bound to our chassis in the SB."""
         for lsp, dummy_mac, dummy_ip in PODS.values():
-            chassis = run('ovn-sbctl', '--db=' + self.sb, '--bare', '--columns=chassis', 'find',
-                          'Port_Binding', 'logical_port=' + lsp, env=self.env)
+            chassis = self.sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding',
+                                 'logical_port=' + lsp)
             if not chassis:
                 return False
         return True
@@ -179,8 +185,8 @@ class Lab:
         namespaces and links; safe to call any time."""
         if os.path.exists(self.path('ovs-vswitchd.ctl')):
             for bridge in ('br-int', 'br-phy'):
-                run('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=5', '--if-exists', 'del-br',
-                    bridge, check=False, env=self.env)
+                self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=5', '--if-exists',
+                          'del-br', bridge, check=False)
         stop_processes(list(self.procs.values()))
         self.procs = {}
         leftover = pidfile_pids(self.rundir)
@@ -309,8 +315,10 @@ def other_labs(rundir):
                 argv = handle.read().decode(errors='replace').split('\0')
         except (OSError, ValueError):
             continue
-        daemon = os.path.basename(argv[0])
-        if daemon not in LAB_DAEMONS:
+        # argv[0], or the binary a version's loader runs (lab/ovn_versions.py)
+        names = [os.path.basename(arg) for arg in argv[:4]]
+        daemon = next((name for name in names if name in LAB_DAEMONS), None)
+        if daemon is None:
             continue
         for arg in argv[1:]:
             if arg.startswith('--pidfile='):
@@ -380,14 +388,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='the one-machine OVN mirroring lab')
     parser.add_argument('action', choices=['up', 'down'])
     parser.add_argument('rundir', nargs='?', default='build/lab')
+    parser.add_argument('--ovn', choices=VERSIONS, default=CURRENT_VERSION,
+                        help='OVN version (default %(default)s)')
     options = parser.parse_args(argv)
-    lab = Lab(options.rundir)
+    lab = Lab(options.rundir, options.ovn)
     if options.action == 'down':
         lab.down()
         print('lab down: daemons stopped, namespaces and links removed')
         return
     lab.up()
-    print('lab up in %.1f s, run directory %s' % (lab.start_seconds, lab.rundir))
+    print('OVN %s lab up in %.1f s, run directory %s'
+          % (lab.ovn.version, lab.start_seconds, lab.rundir))
     print('  NB: %s   OVS: %s' % (lab.nb, lab.ovs_db))
     for pod, (lsp, mac, ip) in PODS.items():
         print('  pod %-6s netns %s-%s  LSP %s  %s' % (pod, PREFIX, pod, lsp, ip))

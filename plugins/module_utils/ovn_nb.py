@@ -94,10 +94,21 @@ class MirrorSupport(object):
             '%s %r is not supported by this OVN Northbound database (schema %s), which '
             'accepts %s%s' % (option, value, self.schema_version, ', '.join(accepted), hint))
 
+    def matches(self):
+        """The OVN and Kube-OVN releases whose mirror features this schema has, in user
+        terms (docs/kube_ovn_versions.md)."""
+        if 'lport' in self.types:
+            return 'OVN >= 25.09 (no Kube-OVN release yet): adds type lport'
+        if 'both' in self.filters or 'local' in self.types:
+            return ('OVN 23.06 to 25.03, as in Kube-OVN 1.13/1.14 (OVN 24.03) and 1.15+ '
+                    '(OVN 25.03): filter both and type local')
+        return ('OVN 22.12/23.03, as in Kube-OVN 1.12: types gre and erspan, filters '
+                'from-lport and to-lport')
+
     def as_dict(self):
         return dict(types=self.types, filters=self.filters,
                     schema_version=self.schema_version,
-                    mirror_rules=self.has_mirror_rules)
+                    mirror_rules=self.has_mirror_rules, matches=self.matches())
 
 
 def connection_settings(module):

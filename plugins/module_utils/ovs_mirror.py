@@ -49,7 +49,7 @@ DIRECTION_COLUMNS = {
 OVS_VIEWS = [
     ('Open_vSwitch', ['next_cfg', 'cur_cfg']),
     ('Bridge', ['name', 'mirrors', 'ports']),
-    ('Port', ['name', 'interfaces']),
+    ('Port', ['name', 'interfaces', 'external_ids']),
     ('Interface', ['name', 'type', 'external_ids', 'ofport']),
     ('Mirror', ['name', 'select_all', 'select_src_port', 'select_dst_port', 'output_port',
                 'output_vlan', 'snaplen', 'statistics', 'external_ids']),
@@ -140,14 +140,19 @@ def port_of_interface(bridge, iface_id):
     return None
 
 
+def bridge_row(api, name):
+    bridge = find_row(api, 'Bridge', name)
+    if bridge is None:
+        raise LookupError('bridge %r does not exist' % name)
+    return bridge
+
+
 def plan_local_mirror(params):
     """A planner (see ovsdb.run_planned) converging one OVS mirror on a bridge."""
     name, state = params['name'], params['state']
 
     def planner(api):
-        bridge = find_row(api, 'Bridge', params['bridge'])
-        if bridge is None:
-            raise LookupError('bridge %r does not exist' % params['bridge'])
+        bridge = bridge_row(api, params['bridge'])
         mirror = next((m for m in bridge.mirrors if m.name == name), None)
         before = mirror_record(bridge, mirror) if mirror is not None else {}
         if mirror is not None and owner_of(mirror) and not params['force']:
@@ -232,16 +237,7 @@ def plan_local_mirror(params):
             bridge.verify('ports')
             out = output_port
             if create_output is not None:
-                out = txn.insert(api.tables['Port'])
-                out.name = create_output
-                iface = txn.insert(api.tables['Interface'])
-                iface.name = create_output
-                # An existing NIC is bridged in (as kube-ovn-cni does with a physical one);
-                # otherwise OVS makes an internal port of that name.
-                iface.type = '' if os.path.exists('/sys/class/net/%s' % create_output) \
-                    else 'internal'
-                out.interfaces = [iface]
-                bridge.addvalue('ports', out)
+                out = insert_port(api, txn, bridge, create_output)
             row = mirror
             if row is None:
                 row = txn.insert(api.tables['Mirror'])
@@ -260,6 +256,22 @@ def plan_local_mirror(params):
                 [ovsdb.CallbackCommand(api, apply)])
 
     return planner
+
+
+def insert_port(api, txn, bridge, name, interface_external_ids=None):
+    """A new port `name` on `bridge` in `txn`, with one interface of that name: an existing
+    NIC is bridged in (as kube-ovn-cni does with a physical one), otherwise OVS makes an
+    internal port. Returns the Port row."""
+    port = txn.insert(api.tables['Port'])
+    port.name = name
+    iface = txn.insert(api.tables['Interface'])
+    iface.name = name
+    iface.type = '' if os.path.exists('/sys/class/net/%s' % name) else 'internal'
+    if interface_external_ids:
+        iface.external_ids = interface_external_ids
+    port.interfaces = [iface]
+    bridge.addvalue('ports', port)
+    return port
 
 
 def output_readiness_applies(params):

@@ -75,6 +75,10 @@ supports:
       description: Whether the server has mirror rules (OVN >= 25.09).
       type: bool
       sample: false
+    matches:
+      description: The OVN and Kube-OVN releases whose mirror features the server has.
+      type: str
+      sample: 'OVN 22.12/23.03, as in Kube-OVN 1.12: types gre and erspan, filters from-lport and to-lport'
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -13,6 +13,7 @@ import yaml
 from lab.ansible import run_module, run_playbook
 from tools.collection import ensure_collection_link
 from lab.daemons import VSWITCH_SCHEMA, OvsdbServer, Pki
+from lab.ovn_versions import HOST_VERSION, VERSIONS, ovn
 
 # Tests that drive module_utils directly import the collection from build/.
 sys.path.insert(0, ensure_collection_link())
@@ -28,10 +29,12 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    """The one-machine OVN lab (lab/ovn.py), one per test module, stopped by pid."""
+def lab(tmp_path_factory, request):
+    """The one-machine OVN lab (lab/ovn.py), one per test module (and OVN version, for tests
+    marked both_ovn), stopped by pid."""
     from lab.ovn import Lab
-    lab = Lab(tmp_path_factory.mktemp('lab') / 'run').up()
+    version = getattr(request, 'param', HOST_VERSION)
+    lab = Lab(tmp_path_factory.mktemp('lab') / 'run', version).up()
     print('lab up in %.1f s' % lab.start_seconds)
     try:
         yield lab
@@ -39,10 +42,29 @@ def lab(tmp_path_factory):
         lab.down()
 
 
+def pytest_generate_tests(metafunc):
+    """Tests marked `both_ovn` run once per OVN version (lab/ovn_versions.py): their NB
+    server, or their lab (one per module and version)."""
+    if not metafunc.definition.get_closest_marker('both_ovn'):
+        return
+    ids = ['ovn' + version for version in VERSIONS]
+    if 'lab' in metafunc.fixturenames:
+        metafunc.parametrize('lab', VERSIONS, indirect=True, scope='module', ids=ids)
+    elif 'ovn_version' in metafunc.fixturenames:
+        metafunc.parametrize('ovn_version', VERSIONS, indirect=True, ids=ids)
+
+
 @pytest.fixture
-def nb(tmp_path, pki):
+def ovn_version(request):
+    """The OVN (tools, schemas) a test runs against: bookworm's 23.03 unless the test is
+    marked `both_ovn`, then each of 23.03 and 25.03."""
+    return ovn(getattr(request, 'param', HOST_VERSION))
+
+
+@pytest.fixture
+def nb(tmp_path, pki, ovn_version):
     """A fresh NB database served on unix, tcp and ssl; stopped by pid afterwards."""
-    server = OvsdbServer(tmp_path, tcp=True, pki=pki).start()
+    server = OvsdbServer(tmp_path, tcp=True, pki=pki, ovn=ovn_version).start()
     try:
         yield Nb(server, pki, tmp_path)
     finally:
@@ -56,13 +78,15 @@ class Nb:
         self.server = server
         self.pki = pki
         self.workdir = workdir
+        self.ovn = server.ovn
 
     @property
     def connection(self):
         return self.server.unix
 
     def nbctl(self, *args):
-        return subprocess.run(['ovn-nbctl', '--db=' + self.server.unix] + list(args),
+        return subprocess.run(self.ovn.cmd('ovn-nbctl') + ['--db=' + self.server.unix]
+                              + list(args),
                               check=True, capture_output=True, text=True,
                               timeout=60).stdout.strip()
 
@@ -78,7 +102,8 @@ class Nb:
         self.nbctl_batch([('lsp-add', switch, name) for name in names])
 
     def dump(self):
-        return subprocess.run(['ovsdb-client', 'dump', self.server.unix, 'OVN_Northbound'],
+        return subprocess.run(self.ovn.cmd('ovsdb-client') + ['dump', self.server.unix,
+                                                              'OVN_Northbound'],
                               check=True, capture_output=True, text=True, timeout=60).stdout
 
     def _rows(self, table, columns):

@@ -119,7 +119,11 @@ def test_a_cluster_that_keeps_losing_its_port_gives_up_after_bounded_attempts(
 def test_the_lab_stops_the_daemons_it_had_started_when_a_later_one_fails(
         tmp_path, monkeypatch):
     import lab.ovn
-    monkeypatch.setattr(lab.ovn, 'SB_SCHEMA', str(tmp_path / 'missing.ovsschema'))
+    import lab.ovn_versions
+
+    class MissingSbSchema(lab.ovn_versions.Ovn):
+        sb_schema = str(tmp_path / 'missing.ovsschema')
+    monkeypatch.setattr(lab.ovn, 'ovn', MissingSbSchema)
     rundir = tmp_path / 'run'
     with pytest.raises(subprocess.CalledProcessError):   # ovsdb-tool create, for the SB
         lab.ovn.Lab(rundir).up()   # ovsdb-server, ovs-vswitchd and the NB were running

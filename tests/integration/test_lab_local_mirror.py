@@ -5,9 +5,13 @@ import json
 import struct
 import subprocess
 
+import pytest
+
 from lab.ansible import run_module
 from lab.daemons import wait_until
 from lab.ovn import MIRROR_TAP, PODS
+
+pytestmark = pytest.mark.both_ovn   # on a lab of OVN 23.03 (OVS 3.1) and of 25.03 (OVS 3.5)
 
 WEB0, WEB1, DB0 = (PODS[pod][2] for pod in ('web-0', 'web-1', 'db-0'))
 

@@ -1,8 +1,12 @@
 """Remote mirroring end to end in the lab: the collection's modules through ansible-playbook
 configure the NB; ovn-controller builds the tunnel; the receiver namespace sees the copies."""
 
+import pytest
+
 from lab.ansible import run_playbook, task
 from lab.ovn import PODS, SINK_IP, decode_mirrored
+
+pytestmark = pytest.mark.both_ovn   # on a lab of OVN 23.03 and on one of 25.03
 
 WEB0_IP, WEB1_IP = PODS['web-0'][2], PODS['web-1'][2]
 

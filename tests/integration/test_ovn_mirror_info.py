@@ -1,5 +1,21 @@
 """ovn_mirror_info against a real OVN NB ovsdb-server seeded with ovn-nbctl."""
 
+import pytest
+
+pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
+
+# What each version's real NB schema offers (ovn-nb.ovsschema of bookworm's and trixie's OVN).
+SUPPORTS = {
+    '23.03': dict(types=['erspan', 'gre'], filters=['from-lport', 'to-lport'],
+                  schema_version='7.0.0', mirror_rules=False,
+                  matches='OVN 22.12/23.03, as in Kube-OVN 1.12: types gre and erspan, '
+                          'filters from-lport and to-lport'),
+    '25.03': dict(types=['erspan', 'gre', 'local'], filters=['both', 'from-lport', 'to-lport'],
+                  schema_version='7.11.0', mirror_rules=False,
+                  matches='OVN 23.06 to 25.03, as in Kube-OVN 1.13/1.14 (OVN 24.03) and 1.15+ '
+                          '(OVN 25.03): filter both and type local'),
+}
+
 
 def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
     nb.add_ports(['web-0.default', 'web-1.default', 'idle.default'])
@@ -18,9 +34,7 @@ def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
         dict(name='b-mirror', type='erspan', index=7, filter='to-lport', sink='2001:db8::1',
              external_ids={}, ports=['web-0.default']),
     ]
-    assert result['supports'] == dict(types=['erspan', 'gre'],
-                                      filters=['from-lport', 'to-lport'],
-                                      schema_version='7.0.0', mirror_rules=False)
+    assert result['supports'] == SUPPORTS[nb.ovn.version]
 
 
 def test_one_mirror_by_name_and_an_unknown_name(nb):

@@ -2,6 +2,8 @@
 
 import pytest
 
+pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
+
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop']
 MARK = 'kubeovn.mirror/owner'
 WEB = dict(name='web', type='gre', index=99, filter='from-lport', sink='172.19.0.21',

@@ -58,14 +58,19 @@ def test_bookworm_schema_support_is_read_from_the_schema():
     assert BOOKWORM.has_mirror_rules is False
     assert NEWER.as_dict() == dict(types=['erspan', 'gre', 'local', 'lport'],
                                    filters=['both', 'from-lport', 'to-lport'],
-                                   schema_version='7.12.0', mirror_rules=True)
+                                   schema_version='7.12.0', mirror_rules=True,
+                                   matches='OVN >= 25.09 (no Kube-OVN release yet): adds '
+                                           'type lport')
+    assert 'Kube-OVN 1.12' in BOOKWORM.matches()
 
 
 def test_ovn_25_03_schema_support_is_read_from_the_schema():
     """OVN 25.03 (Kube-OVN 1.15, 1.16): filter both and type local, no lport, no rules."""
     assert OVN_25_03.as_dict() == dict(types=['erspan', 'gre', 'local'],
                                        filters=['both', 'from-lport', 'to-lport'],
-                                       schema_version='7.11.0', mirror_rules=False)
+                                       schema_version='7.11.0', mirror_rules=False,
+                                       matches=ovn_nb.MirrorSupport.matches(OVN_25_03))
+    assert 'Kube-OVN 1.13/1.14' in OVN_25_03.matches() and '1.15+' in OVN_25_03.matches()
     OVN_25_03.check('filter', 'both')
     with pytest.raises(ValueError) as err:
         OVN_25_03.check('type', 'lport')
