@@ -76,7 +76,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 port:
-  description: The port after the task (as it would be, in check mode); empty when deleted.
+  description:
+    - The port after the task (as it would be, in check mode); empty when deleted.
+    - C(created) says whether this module made it (and so O(state=absent) deletes it).
   returned: always
   type: dict
   sample: {name: mon0, bridge: br-int, mirror_id: mon0, created: true}
