@@ -136,6 +136,7 @@ def test_duplicates_are_attached_once(seeded):
     (dict(mirror='mirror1', pods=[{'namespace': 'x'}]), 'name'),
     (dict(mirror='mirror1', ports=['web-0.default'], state='gone'), 'gone'),
 ], ids=['empty-mirror', 'empty-port', 'empty-namespace', 'pod-without-name', 'bad-state'])
+@pytest.mark.one_ovn
 def test_bad_input_fails_and_writes_nothing(seeded, args, fragment):
     before = seeded.dump()
     result = seeded.run('ovn_lsp_mirror', args)

@@ -163,6 +163,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize('args,fragment', [case[1:] for case in BAD_INPUTS],
                          ids=[case[0] for case in BAD_INPUTS])
+@pytest.mark.one_ovn
 def test_bad_input_fails_naming_the_value_and_writes_nothing(nb, args, fragment):
     nb.run('ovn_mirror', dict(GRE, name='existing', index=5000))
     before = nb.dump()

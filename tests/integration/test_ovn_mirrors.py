@@ -116,6 +116,7 @@ def test_diff_shows_the_changed_fields(seeded):
     ([WEB], {'owner': ''}, 'owner name must not be empty'),
     ([dict(WEB, filter='sideways')], {}, 'sideways'),
 ])
+@pytest.mark.one_ovn
 def test_bad_input_fails_naming_the_value_and_writes_nothing(
         seeded, mirrors, options, message):
     nb = seeded
