@@ -38,8 +38,8 @@ def api_client(kubeconfig=None, context=None):
     try:
         from kubernetes import client, config
     except ImportError:
-        raise DiscoveryError('finding the NB through Kubernetes needs the Python library '
-                             '"kubernetes" (pip install kubernetes)')
+        raise DiscoveryError('reading the cluster (where the NB is, pods for selectors) '
+                             'needs the Python library "kubernetes" (pip install kubernetes)')
     try:
         if kubeconfig or not in_cluster():
             return config.new_client_from_config(config_file=kubeconfig, context=context)
@@ -50,7 +50,8 @@ def api_client(kubeconfig=None, context=None):
                              % (kubeconfig or '(in-cluster)', exc))
 
 
-def _read(call, what):
+def read(call, what):
+    """`call()`'s answer, None on 404; DiscoveryError naming `what` on any other failure."""
     from kubernetes.client.exceptions import ApiException
     try:
         return call()
@@ -90,8 +91,8 @@ def discover_nb(kubeconfig=None, context=None, private_dir=None):
     """
     from kubernetes import client
     core = client.CoreV1Api(api_client(kubeconfig, context))
-    endpoints = _read(lambda: core.read_namespaced_endpoints(NB_SERVICE, NB_NAMESPACE),
-                      'endpoints %s/%s' % (NB_NAMESPACE, NB_SERVICE))
+    endpoints = read(lambda: core.read_namespaced_endpoints(NB_SERVICE, NB_NAMESPACE),
+                     'endpoints %s/%s' % (NB_NAMESPACE, NB_SERVICE))
     addresses, port = [], NB_PORT
     for subset in (endpoints.subsets or []) if endpoints else []:
         addresses += [address.ip for address in subset.addresses or []]
@@ -102,8 +103,8 @@ def discover_nb(kubeconfig=None, context=None, private_dir=None):
         raise DiscoveryError('the cluster publishes no ready ovn-nb endpoint in %s (is '
                              'Kube-OVN installed and ovn-central running?); set nb_connection'
                              % NB_NAMESPACE)
-    secret = _read(lambda: core.read_namespaced_secret(TLS_SECRET, NB_NAMESPACE),
-                   'secret %s/%s' % (NB_NAMESPACE, TLS_SECRET))
+    secret = read(lambda: core.read_namespaced_secret(TLS_SECRET, NB_NAMESPACE),
+                  'secret %s/%s' % (NB_NAMESPACE, TLS_SECRET))
     scheme = 'ssl' if secret is not None else 'tcp'
     remotes = ','.join('%s:%s:%d' % (scheme, '[%s]' % ip if ':' in ip else ip, port)
                        for ip in addresses)

@@ -23,6 +23,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name
 
 HAS_PYTHON_OVS, PYTHON_OVS_IMPORT_ERROR = ovsdb.HAS_PYTHON_OVS, ovsdb.PYTHON_OVS_IMPORT_ERROR
 ovs_idl, ovs_poller = ovsdb.ovs_idl, ovsdb.ovs_poller
@@ -47,6 +48,13 @@ HEALTH_VIEWS = [
 
 class HealthError(Exception):
     """A connection, lookup or commit failure, with a message fit for fail_json."""
+
+
+def check_params(params):
+    """The module's input, before connecting; ValueError names the offending value."""
+    check_name('bridge', params['bridge'])
+    if params['timeout'] <= 0:
+        raise ValueError('timeout %r must be more than 0 seconds' % params['timeout'])
 
 
 def _remaining_ms(deadline):
@@ -222,3 +230,10 @@ def check_health(session, bridge_name, repair, check_mode, wait):
     after = session.bridge(bridge_name)
     report['mirrors'], dummy, report['ports_waiting'] = read_health(after)
     return report
+
+
+def report_diff(report):
+    """Diff mode's view of a report: the stale ports before and after the task."""
+    stale = [port['name'] for port in report['stale_ports']]
+    return dict(before=dict(stale_ports=stale),
+                after=dict(stale_ports=[name for name in stale if name not in report['removed']]))

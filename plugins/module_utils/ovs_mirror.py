@@ -32,7 +32,6 @@ except ImportError:  # pragma: no cover - reported through ovsdb.require_ovsdbap
     ovsdbapp_transaction = ovs_impl_idl = None
 
 OVS_SCHEMA = 'Open_vSwitch'
-DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
 KUBE_OVN_MIRROR = 'm0'       # created and rewritten by kube-ovn-cni
 # The value of the collection's marker on the OVS mirrors it writes.
 OWNER = 'kubeovn.mirror.ovs_local_mirror'

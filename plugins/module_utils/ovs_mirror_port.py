@@ -17,7 +17,7 @@ __metaclass__ = type
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    OWNER_KEY, check_iface_name, check_name, check_text)
+    OWNER_KEY, check_iface_name, check_name)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_mirror import (
     bridge_row, insert_port)
 
@@ -32,7 +32,6 @@ def check_params(params):
     check_name('bridge', params['bridge'])
     mirror_id = params.get('mirror_id') or params['name']
     check_name('mirror_id', mirror_id)
-    check_text('mirror_id', mirror_id)
     return mirror_id
 
 

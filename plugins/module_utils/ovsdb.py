@@ -46,6 +46,8 @@ if HAS_PYTHON_OVS:
 HAS_OVSDBAPP = idlutils is not None
 
 REMOTE_KINDS = ('unix', 'tcp', 'ssl')
+# A node's Open_vSwitch database, as Kube-OVN's ovs-ovn pod and the host see it.
+DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
 TLS_OPTIONS = ('ssl_key', 'ssl_cert', 'ssl_ca_cert')
 
 # Errors of a TLS remote that mean the handshake failed rather than the socket.

@@ -134,12 +134,12 @@ def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
         selector = ','.join(str(s).strip() for s in item.get('label_selectors') or [])
         namespace = item.get('namespace')
         if namespace:
-            pods = k8s._read(lambda: core.list_namespaced_pod(namespace,
-                                                              label_selector=selector),
-                             'pods in namespace %s' % namespace)
+            pods = k8s.read(lambda: core.list_namespaced_pod(namespace,
+                                                             label_selector=selector),
+                            'pods in namespace %s' % namespace)
         else:
-            pods = k8s._read(lambda: core.list_pod_for_all_namespaces(label_selector=selector),
-                             'pods in all namespaces')
+            pods = k8s.read(lambda: core.list_pod_for_all_namespaces(label_selector=selector),
+                            'pods in all namespaces')
         for pod in (pods.items if pods is not None else []):
             if pod.metadata.deletion_timestamp is not None:
                 continue    # going away: its LSP goes with it

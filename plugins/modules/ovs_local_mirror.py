@@ -211,7 +211,7 @@ def main():
             external_ids=dict(type='dict'),
             force=dict(type='bool', default=False),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
-            ovs_connection=dict(type='str', default=ovs_mirror.DEFAULT_OVS_CONNECTION),
+            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
             wait=dict(type='bool', default=True),
             timeout=dict(type='float', default=30),
             selectors=dict(type='list', elements='dict', default=[],

@@ -121,8 +121,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_health
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_health, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
 
 
 def main():
@@ -130,7 +130,7 @@ def main():
         argument_spec=dict(
             bridge=dict(type='str', default='br-int'),
             repair=dict(type='bool', default=False),
-            ovs_connection=dict(type='str', default='unix:/run/openvswitch/db.sock'),
+            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
             wait=dict(type='bool', default=True),
             timeout=dict(type='float', default=30),
         ),
@@ -140,14 +140,10 @@ def main():
     if not ovs_health.HAS_PYTHON_OVS:
         module.fail_json(msg=missing_required_lib('ovs (python3-openvswitch)'),
                          exception=str(ovs_health.PYTHON_OVS_IMPORT_ERROR))
+    checked_params(module, ovs_health.check_params)
     try:
-        check_name('bridge', params['bridge'])
-        if params['timeout'] <= 0:
-            raise ValueError('timeout %r must be more than 0 seconds' % params['timeout'])
         session = ovs_health.OvsHealthSession(params['ovs_connection'], params['timeout'])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
-    except (ovs_health.HealthError, ovs_health.ovsdb.OvsdbError) as exc:
+    except (ValueError, ovs_health.HealthError, ovsdb.OvsdbError) as exc:
         module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
     with session:
         try:
@@ -156,10 +152,7 @@ def main():
         except (LookupError, ovs_health.HealthError) as exc:
             module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
     if module._diff:
-        stale = [port['name'] for port in report['stale_ports']]
-        report['diff'] = dict(
-            before=dict(stale_ports=stale),
-            after=dict(stale_ports=[name for name in stale if name not in report['removed']]))
+        report['diff'] = ovs_health.report_diff(report)
     module.exit_json(**report)
 
 

@@ -108,7 +108,7 @@ def main():
             bridge=dict(type='str', default='br-int'),
             mirror_id=dict(type='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
-            ovs_connection=dict(type='str', default=ovs_mirror.DEFAULT_OVS_CONNECTION),
+            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
             wait=dict(type='bool', default=True),
             timeout=dict(type='float', default=30),
         ),
