@@ -3,9 +3,12 @@ bench/README.md (between the RESULTS markers).
 
 1. Attaching 100 ports: ovn_lsp_mirror vs an ovn-nbctl loop vs one batched ovn-nbctl call,
    on NB databases with 1k, 20k and 100k LSPs (bench/attach_scale.py).
-2. Load on the 100k-LSP NB: one mirror attached to 5,000 ports in one module run; 200 mirrors
-   (5 ports each) converged by the `mirrors` role in one playbook run, then re-run.
-3. The full remote-mirror playbook (examples/demo/remote_mirror.yml) against the embedded lab
+2. Many ports on the 100k-LSP NB: one mirror attached to 100, 1,000 and 5,000 ports in one
+   run, next to one batched ovn-nbctl call (bench/scale.py); 200 mirrors (5 ports each)
+   converged by the `mirrors` role in one playbook run, then re-run.
+3. Fleets: 1, 5 and 20 clusters (NB servers of 20k LSPs) converged by playbooks/mirrors.yml
+   with forks (bench/scale.py).
+4. The full remote-mirror playbook (examples/demo/remote_mirror.yml) against the embedded lab
    and a local kube-apiserver: first run and re-run.
 Peak RSS is the module process's own (wait4), run standalone with the same arguments.
 """
@@ -27,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench.attach_scale import build_db, lsp, measure, timed  # noqa: E402
+from bench.scale import FLEET_LSPS, fleet_rows, ports_rows  # noqa: E402
 from lab.ansible import ansible_env, playbook_command  # noqa: E402
 from tools.collection import ensure_collection_link  # noqa: E402
 from lab.daemons import OvsdbServer  # noqa: E402
@@ -54,13 +58,6 @@ def load_rows(workdir):
     shutil.copy(build_db(BIG), db)
     rows = []
     with OvsdbServer(workdir, db_file=db) as server:
-        ports = [lsp(i) for i in range(0, BIG, BIG // 5000)][:5000]
-        args = dict(mirror='m1', ports=ports, nb_connection=server.unix, timeout=300)
-        first, rss = module_alone('ovn_lsp_mirror', args, workdir)
-        again, rss_again = module_alone('ovn_lsp_mirror', args, workdir)
-        rows.append(('1 mirror, 5,000 ports attached in one run (module process)', BIG,
-                     first, again, max(rss, rss_again)))
-
         mirrors = [dict(name='load-%03d' % m, type='gre', index=1000 + m, filter='from-lport',
                         sink='172.19.0.21',
                         ports=[lsp((m * 5 + p) * 97 % BIG) for p in range(5)])
@@ -115,28 +112,78 @@ def playbook_rows(workdir):
              again, None)]
 
 
-def render(attach, sizes, load, playbook):
-    lines = ['| what | LSPs in NB | time | re-run / other | peak RSS |',
-             '|---|---:|---:|---:|---:|']
+def _rss(value):
+    return '%.0f MB' % value if value else '-'
+
+
+def render(attach, sizes, ports, load, fleets, playbook):
+    """The table (one line per figure, its anchor beside it) and the goals' verdicts."""
+    lines = ['| what | LSPs in NB | time | anchor / re-run | ratio | peak RSS |',
+             '|---|---:|---:|---|---:|---:|']
     for size in sizes:
         row = attach[size]
         lines.append('| attach 100 ports: `ovn_lsp_mirror` via `ansible -m` (module alone) '
-                     '| %d | %.2f s (%.2f s) | floor `ansible -m ping` %.2f s | %.0f MB |'
-                     % (size, row['module'], row['alone'], row['ping'], row['rss']))
-        lines.append('| attach 100 ports: `ovn-nbctl` x100 loop | %d | %.2f s | %.1fx the module '
-                     '| |' % (size, row['loop'], row['loop'] / row['module']))
-        lines.append('| attach 100 ports: one batched `ovn-nbctl` | %d | %.2f s | | |'
+                     '| %d | %.2f s (%.2f s) | floor `ansible -m ping` %.2f s | | %s |'
+                     % (size, row['module'], row['alone'], row['ping'], _rss(row['rss'])))
+        lines.append('| attach 100 ports: `ovn-nbctl` x100 loop | %d | %.2f s | | %.1fx the '
+                     'module | |' % (size, row['loop'], row['loop'] / row['module']))
+        lines.append('| attach 100 ports: one batched `ovn-nbctl` | %d | %.2f s | | | |'
                      % (size, row['batched']))
-    for what, size, first, again, rss in load + playbook:
-        lines.append('| %s | %d | %.2f s | re-run %.2f s | %s |' % (
-            what, size, first, again, '%.0f MB' % rss if rss else '-'))
-    return lines
+    base = ports[min(ports)]
+    for count in sorted(ports):
+        row = ports[count]
+        lines.append('| 1 mirror, %d ports in one run: module process | %d | %.2f s | re-run '
+                     '%.2f s; batched `ovn-nbctl` %.2f s | %.1fx faster than batched; %.1fx '
+                     'the %d-port run | %s |' % (
+                         count, BIG, row['module'], row['again'], row['batched'],
+                         row['batched'] / row['module'], row['module'] / base['module'],
+                         min(ports), _rss(row['rss'])))
+        lines.append('| 1 mirror, %d ports in one run: whole `ansible-playbook` (one task) '
+                     '| %d | %.2f s | the %d-port playbook %.2f s | %.1fx | |' % (
+                         count, BIG, row['playbook'], min(ports), base['playbook'],
+                         row['playbook'] / base['playbook']))
+    for what, size, first, again, rss in load:
+        lines.append('| %s | %d | %.2f s | re-run %.2f s | | %s |' % (
+            what, size, first, again, _rss(rss)))
+    one = fleets[min(fleets)][0]
+    for size in sorted(fleets):
+        first, again = fleets[size]
+        lines.append('| fleet: %d cluster(s), `playbooks/mirrors.yml --forks %d` (10 mirrors x '
+                     '10 ports each) | %d each | %.2f s | re-run %.2f s | %.1fx one cluster '
+                     '| |' % (size, size, FLEET_LSPS, first, again, first / one))
+    for what, size, first, again, rss in playbook:
+        lines.append('| %s | %d | %.2f s | re-run %.2f s | | %s |' % (
+            what, size, first, again, _rss(rss)))
+
+    big, thousand = ports[max(ports)], ports.get(1000)
+    largest = fleets[max(fleets)][0] / one
+    goals = [   # (goal, measured, met)
+        ('module process, %d ports <= 5x %d ports' % (max(ports), min(ports)),
+         '%.1fx' % (big['module'] / base['module']), big['module'] <= 5 * base['module']),
+        ('whole playbook, %d ports <= 2x %d ports' % (max(ports), min(ports)),
+         '%.1fx' % (big['playbook'] / base['playbook']),
+         big['playbook'] <= 2 * base['playbook']),
+        ('no-op re-run of %d ports no slower than the first run' % max(ports),
+         '%.2f s vs %.2f s' % (big['again'], big['module']), big['again'] <= big['module']),
+        ('peak RSS under 64 MB', '%.0f MB' % max(row['rss'] for row in ports.values()),
+         max(row['rss'] for row in ports.values()) < 64),
+        ('%d clusters in <= 8x the time of one' % max(fleets), '%.1fx' % largest,
+         largest <= 8),
+    ]
+    if thousand:
+        speedup = thousand['batched'] / thousand['module']
+        goals.append(('1,000 ports: module >= 4x faster than one batched ovn-nbctl',
+                      '%.1fx' % speedup, speedup >= 4))
+    verdicts = ['- %s: %s (%s)' % (goal, measured, 'met' if met else 'MISSED')
+                for goal, measured, met in goals]
+    return lines, verdicts
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', default='1000,20000,100000')
     parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--fleets', default='1,5,20')
     parser.add_argument('--no-write', action='store_true', help='do not update README.md')
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(',')]
@@ -148,22 +195,28 @@ def main():
         attach[size] = measure(size, options.repeat, loop_runs=1)
     workdir = tempfile.mkdtemp(prefix='bench-')
     try:
-        print('load on %d LSPs: 5,000 ports, 200 mirrors...' % BIG, flush=True)
+        print('1 mirror, 100 / 1,000 / 5,000 ports on %d LSPs...' % BIG, flush=True)
+        ports = ports_rows(workdir, repeat=options.repeat)
+        print('200 mirrors on %d LSPs...' % BIG, flush=True)
         load = load_rows(workdir)
+        print('fleets of %s clusters...' % options.fleets, flush=True)
+        fleets = fleet_rows(workdir, [int(n) for n in options.fleets.split(',')])
         print('full remote_mirror playbook against the lab...', flush=True)
         playbook = playbook_rows(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    table = render(attach, sizes, load, playbook)
-    stamp = 'Measured %s in one `make bench` run (%.0f s), medians of %d runs for the attach rows.' % (
-        datetime.date.today().isoformat(), time.monotonic() - started, options.repeat)
+    table, verdicts = render(attach, sizes, ports, load, fleets, playbook)
+    stamp = ('Measured %s in one `make bench` run (%.0f s), medians of %d runs for the attach '
+             'and port-count rows.' % (datetime.date.today().isoformat(),
+                                       time.monotonic() - started, options.repeat))
+    block = '%s\n\n%s\n\nGoals (issue 15), from this run:\n\n%s' % (
+        stamp, '\n'.join(table), '\n'.join(verdicts))
     print()
-    print(stamp)
-    print('\n'.join(table))
+    print(block)
     if not options.no_write:
         with open(README) as handle:
             text = handle.read()
-        block = '<!-- RESULTS -->\n%s\n\n%s\n<!-- /RESULTS -->' % (stamp, '\n'.join(table))
+        block = '<!-- RESULTS -->\n%s\n<!-- /RESULTS -->' % block
         text = re.sub(r'<!-- RESULTS -->.*<!-- /RESULTS -->', lambda m: block, text, flags=re.S)
         with open(README, 'w') as handle:
             handle.write(text)

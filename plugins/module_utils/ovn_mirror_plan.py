@@ -15,11 +15,11 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     GRE_KEY_MAX, check_external_ids, check_name, check_text, pod_lsp_names, string_map, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
-    attached_ports, mirror_record)
+    attached_ports, mirror_record, ports_by_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 
 # ovn-controller writes the index as the tunnel key and erspan_idx; OVS's userspace ERSPAN
@@ -163,17 +163,26 @@ def attachment_commands(api, mirror_row, mirror_reference, attach, detach):
     transaction (ovsdbapp finds rows inserted by the transaction)."""
     if not attach and not detach:
         return []
-    read = [(find_row(api, 'Logical_Switch_Port', name), 'mirror_rules')
-            for name in list(attach) + list(detach)]
-    read = [(row, column) for row, column in read if row is not None]
+    rows = dict((name, find_row(api, 'Logical_Switch_Port', name))
+                for name in list(attach) + list(detach))
+    read = [(row, 'mirror_rules') for row in rows.values() if row is not None]
     if mirror_row is not None:
         read.append((mirror_row, 'name'))
     commands = [ovsdb.verify_command(api, read)]
-    commands += [api.lsp_attach_mirror(name, mirror_reference, may_exist=True)
-                 for name in attach]
-    commands += [api.lsp_detach_mirror(name, mirror_reference, if_exists=True)
-                 for name in detach]
-    return commands
+    if mirror_row is None:
+        commands += [api.lsp_attach_mirror(name, mirror_reference, may_exist=True)
+                     for name in attach]
+        return commands
+
+    def mutate(txn):
+        # What ovsdbapp's lsp_attach_mirror / lsp_detach_mirror do, on the rows already
+        # looked up: one command instead of one per port (0.3 s less for 5,000 ports).
+        for name in attach:
+            rows[name].addvalue('mirror_rules', mirror_row)
+        for name in detach:
+            if rows[name] is not None:
+                rows[name].delvalue('mirror_rules', mirror_row)
+    return commands + [ovsdb.CallbackCommand(api, mutate)]
 
 
 def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
@@ -187,6 +196,7 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
     def planner(api):
         mirror = find_row(api, 'Mirror', mirror_name)
         current = attached_ports(api, mirror) if mirror is not None else []
+        attached = set(current)
         missing_lsps = [name for name in lsp_names
                         if find_row(api, 'Logical_Switch_Port', name) is None]
         if state == 'present':
@@ -195,12 +205,12 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
             if missing:
                 raise LookupError('nothing was changed because these do not exist: %s'
                                   % ', '.join(missing))
-            attach = [name for name in lsp_names if name not in current]
+            attach = [name for name in lsp_names if name not in attached]
             wanted = set(lsp_names)
             detach = [name for name in current if name not in wanted] if exclusive else []
         else:
             attach = []
-            detach = [name for name in lsp_names if name in current]
+            detach = [name for name in lsp_names if name in attached]
         commands = attachment_commands(api, mirror, mirror.uuid if mirror else None,
                                        attach, detach)
         after = sorted((set(current) | set(attach)) - set(detach))
@@ -210,3 +220,33 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
         return outcome, commands
 
     return planner
+
+
+def recount_attachments(module, session, expected, exclusive):
+    """After a commit, the ports each mirror is attached to, read again, and made exact.
+
+    `expected`: {mirror name: ports planned}. The plan was made from a read that cannot see
+    a port someone else attached meanwhile (see ovn_nb.open_nb); this reads every port that
+    has a mirror now, so the ports returned are what the NB holds. For the mirrors in
+    `exclusive`, ports found beyond the plan are detached (one more transaction, verified
+    like the first). Returns ({name: ports now}, {name: ports detached here}).
+    """
+    ovn_nb.watch_attached_ports(module, session)
+
+    def planner(api):
+        final, extra, commands = {}, {}, []
+        attached = ports_by_mirror(api)
+        for name, ports in expected.items():
+            row = find_row(api, 'Mirror', name)
+            current = attached.get(row.uuid, []) if row is not None else []
+            if name in exclusive:
+                wanted = set(ports)
+                surplus = [port for port in current if port not in wanted]
+                if surplus:
+                    extra[name] = surplus
+                    commands += attachment_commands(api, row, row.uuid, [], surplus)
+                    current = [port for port in current if port in wanted]
+            final[name] = current
+        return (final, extra), commands
+
+    return ovsdb.run_module_plan(module, session, planner)

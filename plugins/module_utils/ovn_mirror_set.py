@@ -85,8 +85,9 @@ def plan_mirror_set(mirrors, owner, purge, support):
             current_ports = current.get('ports', [])
             # A mirror created in this transaction is found by name (ovsdbapp looks rows up
             # in the IDL, which holds the transaction's inserted rows).
-            attach = [port for port in wanted_ports if port not in current_ports]
-            detach = [port for port in current_ports if port not in wanted_ports]
+            has_now, wanted = set(current_ports), set(wanted_ports)
+            attach = [port for port in wanted_ports if port not in has_now]
+            detach = [port for port in current_ports if port not in wanted]
             commands += attachment_commands(api, row, row.uuid if row is not None else name,
                                             attach, detach)
             after[name] = dict(record, ports=sorted(wanted_ports))

@@ -16,7 +16,7 @@ __metaclass__ = type
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name, unique
 
 try:
     from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl_idl
@@ -138,15 +138,23 @@ def open_nb(module, lsp_names=(), mirror_names=None):
     Mirrors: every row (a small table) or only `mirror_names`. LSPs: only `name` and
     `mirror_rules`, and only the rows named in `lsp_names` or having a mirror attached.
     Fails the module with the reason when the database cannot be reached.
+
+    The LSPs are read in two steps because ovsdb-server looks a condition up in a hash only
+    when every clause is `==`: one `mirror_rules != []` among thousands of `name ==` clauses
+    makes it test every clause on every row (15 s for 5,000 names on 100,000 LSPs instead of
+    0.3 s). So the first read takes the ports having a mirror (one clause), the second
+    switches to `name ==` clauses only: the names asked for and those ports' names. (Not
+    `_uuid ==`: ovsdb-server 3.1 crashed here, SIGSEGV, when other clients changed rows
+    such clauses selected.) A port given a mirror by someone else after the first read is not
+    seen before the commit; recount_attachments reads them all again after it.
     """
     ovsdb.require_ovsdbapp(module)
     mirror_condition = None
     if mirror_names is not None:
         mirror_condition = [['name', '==', name] for name in mirror_names] or [False]
-    lsp_condition = [['name', '==', name] for name in lsp_names] + [LSP_WITH_MIRRORS]
     views = [
         ovsdb.TableView('Mirror', MIRROR_COLUMNS, mirror_condition),
-        ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, lsp_condition),
+        ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, [LSP_WITH_MIRRORS]),
     ]
     try:
         settings = connection_settings(module)
@@ -157,7 +165,23 @@ def open_nb(module, lsp_names=(), mirror_names=None):
                                      check_schema=MirrorSupport)
     except (ValueError, ovsdb.OvsdbError) as exc:
         module.fail_json(msg=str(exc), nb_connection=settings.connection)
+    if lsp_names:
+        try:
+            session.change_condition('Logical_Switch_Port', lambda api: [
+                ['name', '==', name] for name in unique(list(lsp_names) + [
+                    row.name for row in api.tables['Logical_Switch_Port'].rows.values()])])
+        except ovsdb.OvsdbError as exc:
+            session.close()
+            module.fail_json(msg=str(exc), nb_connection=settings.connection)
     return session, session.schema_check
+
+
+def watch_attached_ports(module, session):
+    """From now on monitor exactly the LSPs that have a mirror attached (one clause)."""
+    try:
+        session.change_condition('Logical_Switch_Port', lambda api: [LSP_WITH_MIRRORS])
+    except ovsdb.OvsdbError as exc:
+        module.fail_json(msg='%s (database: %s)' % (exc, ','.join(session.remotes)))
 
 
 def check_info_params(params):

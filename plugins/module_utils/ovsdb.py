@@ -208,6 +208,41 @@ class OvsdbSession(object):
     def close(self):
         self.api.ovsdb_connection.stop(timeout=5)
 
+    def change_condition(self, table, make_condition):
+        """Monitor the rows of `table` matching a new condition, and return once the server
+        has sent them (bounded by the connection's timeout).
+
+        `make_condition(api)` builds the condition from the IDL cache; it runs in the
+        connection's thread, where the cache is consistent. ovsdb-server sends the rows a
+        new condition selects before it acknowledges the change, so once python-ovs has the
+        acknowledgement the cache holds them.
+        """
+        idl = self.api.idl
+        state = idl.tables[table].condition_state
+
+        def change(txn):
+            condition = make_condition(self.api) or [False]
+            idl.cond_change(table, condition)
+            return condition
+        request = CallbackCommand(self.api, change)
+        try:
+            with self.api.transaction(check_error=True, log_errors=False) as txn:
+                txn.add(request)
+        except RuntimeError as exc:
+            raise OvsdbError(str(exc))
+        timeout = self.api.ovsdb_connection.timeout
+        deadline = time.time() + timeout
+        # python-ovs has no blocking wait for an acknowledged condition (and the seqno its
+        # cond_change returns can be one too high: python-ovs 4.0 tests a method, not a
+        # value, for pending requests), while ovsdbapp's thread runs the IDL: poll the
+        # table's condition state, briefly, until the deadline.
+        while not (state.new is None and state.requested is None
+                   and state.acked == request.result):
+            if time.time() >= deadline:
+                raise OvsdbError('the server did not answer a change of what is monitored of '
+                                 '%s within %s s' % (table, timeout))
+            time.sleep(0.002)
+
     def __enter__(self):
         return self
 
@@ -244,7 +279,7 @@ def open_session(api_class, schema_name, settings, views, check_schema=None):
             helper.register_table(view.table)
         else:
             helper.register_columns(view.table, view.columns)
-    idl = ovsdbapp_connection.OvsdbIdl(','.join(remotes), helper)
+    idl = _ModuleIdl(','.join(remotes), helper)
     for view in views:
         if view.condition is not None:
             idl.cond_change(view.table, view.condition)
@@ -273,6 +308,16 @@ def open_session(api_class, schema_name, settings, views, check_schema=None):
 def find_row(api, table, name):
     """The row of `table` whose indexed `name` column equals `name`, or None."""
     return idlutils.row_by_value(api.idl, table, 'name', name, default=None)
+
+
+if HAS_OVSDBAPP:
+    class _ModuleIdl(ovsdbapp_connection.OvsdbIdl):
+        """ovsdbapp's IDL yields the GIL after every row it parses (time.sleep(0)), for
+        services whose other threads must not starve. A module's only other thread waits
+        for this one; at 5,000 rows the yields cost about half a second."""
+
+        def cooperative_yield(self):
+            pass
 
 
 if HAS_OVSDBAPP:

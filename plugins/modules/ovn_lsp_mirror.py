@@ -44,6 +44,8 @@ options:
     description:
       - With O(state=present), also detach the mirror from every port not listed, so the
         listed ports are exactly the mirrored ones. An empty list then detaches all.
+      - A port someone else attaches while the task runs is found by the read after the
+        commit and detached too (in RV(detached)).
     type: bool
     default: false
 seealso:
@@ -99,7 +101,9 @@ detached:
   elements: str
   sample: []
 ports:
-  description: Every port the mirror is attached to after the task, sorted.
+  description:
+    - Every port the mirror is attached to after the task, sorted, read from the NB after the
+      commit (so it includes ports someone else attached meanwhile); in check mode, the plan.
   returned: always
   type: list
   elements: str
@@ -126,7 +130,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_nb, ovn_selected, ovsdb, selectors)
+    ovn_mirror_plan, ovn_nb, ovn_selected, ovsdb, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     POD_OPTIONS, checked_params, unique)
 
@@ -151,10 +155,20 @@ def main():
     selected = [pod['lsp'] for pod in matched]
 
     session, dummy = ovn_nb.open_nb(module, lsp_names=unique(names + selected))
+    exclusive = params['state'] == 'present' and (params['exclusive'] or bool(params['selectors']))
     with session:
         outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_attachments(
             params['mirror'], names, selected, params['state'], params['exclusive'],
             bool(params['selectors'])))
+        if not module.check_mode:
+            mirror = params['mirror']
+            final, extra = ovn_mirror_plan.recount_attachments(
+                module, session, {mirror: outcome['after']['ports']},
+                [mirror] if exclusive else [])
+            outcome['after']['ports'] = final[mirror]
+            if extra:
+                outcome['changed'] = True
+                outcome['detached'] = sorted(outcome['detached'] + extra[mirror])
     pending = outcome['pending']
     result = dict(changed=outcome['changed'], attached=outcome['attached'],
                   detached=outcome['detached'], ports=outcome['after']['ports'],

@@ -14,7 +14,9 @@ version_added: 0.1.0
 description:
   - Takes the whole list of mirrors you want, each with its ports or pods, and makes the
     Northbound database match it in one transaction. Every listed mirror gets exactly its
-    settings and exactly its ports.
+    settings and exactly its ports. After the commit the ports having a mirror are read
+    again, and a port someone else attached to a listed mirror meanwhile is detached (a second,
+    verified transaction) and the mirror is reported in RV(updated).
   - Each mirror it writes carries the marker C(external_ids:kubeovn.mirror/owner=<owner>).
     With O(purge=true), mirrors carrying the same owner's marker that are no longer listed
     are deleted. Mirrors without that marker (made by hand, by another owner, or by other
@@ -193,7 +195,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_set, ovn_nb, ovn_selected, ovsdb, selectors)
+    ovn_mirror_plan, ovn_mirror_set, ovn_nb, ovn_selected, ovsdb, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     POD_OPTIONS, checked_params, unique)
 
@@ -237,6 +239,16 @@ def main():
     with session:
         outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_mirror_set(
             params['mirrors'], selected, params['owner'], params['purge'], support))
+        if not module.check_mode:
+            # Declared mirrors are exact: ports someone attached meanwhile are detached.
+            expected = dict((record['name'], record['ports']) for record in outcome['after'])
+            final, extra = ovn_mirror_plan.recount_attachments(module, session, expected,
+                                                               list(expected))
+            for record in outcome['after']:
+                record['ports'] = final[record['name']]
+            if extra:
+                outcome['changed'] = True
+                outcome['updated'] = sorted(set(outcome['updated']) | set(extra))
     pending = outcome['pending']
     result = dict(changed=outcome['changed'], created=outcome['created'],
                   updated=outcome['updated'], deleted=outcome['deleted'],

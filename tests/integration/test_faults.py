@@ -191,3 +191,47 @@ def test_port_deleted_between_plan_and_commit_is_replanned(nb):
     assert "logical switch port 'web-1.default'" in str(error.value)
     assert nb.ports_of('mirror1') == []     # web-0 not attached either: all or nothing
     assert 'web-1.default' in before and 'web-1.default' not in nb.dump()
+
+
+class _ModuleStandIn:
+    """What ovn_nb.open_nb and ovsdb.run_module_plan use of an AnsibleModule, so a test can
+    act between a module's read and its commit."""
+    check_mode = False
+    tmpdir = None
+
+    def __init__(self, connection):
+        self.params = dict(nb_connection=connection, timeout=10, ssl_key=None, ssl_cert=None,
+                           ssl_ca_cert=None, kubeconfig=None, context=None)
+
+    def fail_json(self, **result):
+        raise AssertionError(result)
+
+
+@pytest.mark.parametrize('exclusive', [True, False], ids=['exclusive', 'additive'])
+def test_a_port_attached_by_someone_else_after_the_read_is_counted(nb, exclusive):
+    """The read before a commit monitors only the ports asked for and those having a mirror
+    (ovn_nb.open_nb). A port someone attaches after it is invisible to the plan; the
+    recount after the commit finds it: reported, and detached when the mirror is exclusive."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+        ovn_mirror_plan, ovn_nb, ovsdb)
+    nb.add_ports(['web-0.default', 'web-1.default', 'db-0.shop'])
+    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
+    module = _ModuleStandIn(nb.connection)
+    session, dummy = ovn_nb.open_nb(module, lsp_names=['web-0.default'])
+    with session:
+        nb.nbctl('lsp-attach-mirror', 'db-0.shop', 'mirror1')
+        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_plan.plan_lsp_attachments(
+            'mirror1', ['web-0.default'], 'present', exclusive))
+        # The plan could not see db-0 ...
+        assert outcome['after']['ports'] == ['web-0.default'], outcome
+        assert nb.ports_of('mirror1') == ['db-0.shop', 'web-0.default']
+        # ... the recount does.
+        final, extra = ovn_mirror_plan.recount_attachments(
+            module, session, {'mirror1': outcome['after']['ports']},
+            ['mirror1'] if exclusive else [])
+    if exclusive:
+        assert extra == {'mirror1': ['db-0.shop']} and final == {'mirror1': ['web-0.default']}
+        assert nb.ports_of('mirror1') == ['web-0.default']
+    else:
+        assert extra == {} and final == {'mirror1': ['db-0.shop', 'web-0.default']}
+        assert nb.ports_of('mirror1') == ['db-0.shop', 'web-0.default']
