@@ -160,7 +160,8 @@ def attachment_commands(api, mirror_row, mirror_reference, attach, detach):
     those in `detach`, verifying at commit that neither those ports nor an existing mirror
     changed since they were read (so a port deleted meanwhile is noticed, not skipped).
     `mirror_reference` is the mirror's UUID, or its name when it is created in the same
-    transaction (ovsdbapp finds rows inserted by the transaction)."""
+    transaction (ovsdbapp finds rows inserted by the transaction; such a mirror has no port
+    to detach)."""
     if not attach and not detach:
         return []
     rows = dict((name, find_row(api, 'Logical_Switch_Port', name))
