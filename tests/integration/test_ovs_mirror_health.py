@@ -95,6 +95,7 @@ def test_init_mirror_breaks_remote_mirroring_and_repair_restores_it(lab, tmp_pat
 
         # The repair, run as on a node: only python-ovs.
         stale_uuid = port_uuid(lab, 'ovn-hm1')
+        assert stale_uuid, 'InitMirror left no ovn-hm1 port to repair'
         repaired_at = time.monotonic()
         fixed = health(lab, tmp_path, repair=True, python=NODE_PYTHON)
         assert fixed['changed'] is True and fixed['removed'] == ['ovn-hm1'], fixed
