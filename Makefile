@@ -10,7 +10,7 @@ STAMPS := build/.stamps
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ovn-central ovn-host ovn-common openvswitch-switch openvswitch-common \
 	iproute2 iputils-ping tcpdump openssl rsync shellcheck git etcd-server python3-openvswitch \
-	debootstrap
+	debootstrap containerd runc containernetworking-plugins ethtool
 # ansible-test seeds its sanity virtualenvs with a get-pip script it downloads from a host
 # CI cannot reach; we hand it our own bootstrap (tests/sanity/pip_bootstrap.py).
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
@@ -30,10 +30,11 @@ help:
 
 deps: $(STAMPS)/apt $(STAMPS)/venv
 
-# The test control plane's kube-apiserver: built once from Debian's kubernetes source
-# (~3 min) and cached under ~/.cache/kubeovn-mirror/bin; later runs only find it.
+# The test cluster's kube-apiserver, kube-scheduler, kubelet and kubectl: built once from
+# Debian's kubernetes source (~5 min) and cached under ~/.cache/kubeovn-mirror/bin; later runs
+# only find them.
 kube-apiserver: $(STAMPS)/apt
-	@bash lab/kube/build-kube-apiserver.sh
+	@bash lab/kube/build-kube.sh
 
 # OVN 25.03 / OVS 3.5 (what Kube-OVN 1.15+ runs) next to bookworm's 23.03: a Debian trixie
 # root built once with debootstrap (~1 min, ~360 MB) and cached under ~/.cache/kubeovn-mirror.

@@ -22,18 +22,22 @@ from lab.daemons import (DaemonError, reserve_ports, spawn, start_with_fresh_por
                          stop_processes, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BUILD_SCRIPT = os.path.join(HERE, 'kube', 'build-kube-apiserver.sh')
+BUILD_SCRIPT = os.path.join(HERE, 'kube', 'build-kube.sh')
+KUBE_VERSION = 'v1.20.2'
 CRDS = os.path.join(HERE, 'kube', 'crds.yaml')
 
 # Users known to the apiserver's static token file: (token, user, uid, groups).
 ADMIN = ('admin-token', 'kube-admin', '1', 'system:masters')
 
 
-def kube_apiserver_binary():
-    """The cached kube-apiserver, built by lab/kube/build-kube-apiserver.sh when missing."""
+def kube_binaries():
+    """{name: path} of the cached kube-apiserver, kube-scheduler, kubelet and kubectl, built
+    by lab/kube/build-kube.sh when missing."""
     out = subprocess.run(['bash', BUILD_SCRIPT], check=True, stdout=subprocess.PIPE,
-                         text=True, timeout=1800).stdout
-    return out.strip().splitlines()[-1]
+                         text=True, timeout=3600).stdout
+    bindir = out.strip().splitlines()[-1]
+    return dict((name, os.path.join(bindir, '%s-%s' % (name, KUBE_VERSION)))
+                for name in ('kube-apiserver', 'kube-scheduler', 'kubelet', 'kubectl'))
 
 
 def write_kubeconfig(path, server, token, name='test'):
@@ -66,7 +70,7 @@ class ControlPlane:
         """etcd, then kube-apiserver, then the CRDs. A start that fails stops what it had
         started; one that lost a port to another process starts again with new ports."""
         started = time.monotonic()
-        binary = kube_apiserver_binary()
+        binary = kube_binaries()['kube-apiserver']
         start_with_fresh_ports(lambda: self._start_once(binary))
         self.start_seconds = time.monotonic() - started
         return self
@@ -108,8 +112,11 @@ class ControlPlane:
              '--service-account-key-file=' + sa_key,
              '--service-account-signing-key-file=' + sa_key,
              '--service-account-issuer=https://kubernetes.default.svc',
-             '--authorization-mode=RBAC', '--allow-privileged=true',
-             '--service-cluster-ip-range=10.96.0.0/16'] + self.extra_apiserver_args,
+             '--allow-privileged=true', '--service-cluster-ip-range=10.96.0.0/16']
+            + ([] if any(arg.startswith('--authorization-mode=')
+                         for arg in self.extra_apiserver_args)
+               else ['--authorization-mode=RBAC'])
+            + self.extra_apiserver_args,
             self.logs[1]))
         self.server = 'https://127.0.0.1:%d' % api_port
         self.kubeconfig = write_kubeconfig(os.path.join(self.workdir, 'admin.kubeconfig'),

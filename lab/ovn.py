@@ -27,6 +27,8 @@ PODS = {                            # name -> (LSP, MAC, IP)
     'db-0': ('db-0.default', '02:00:00:66:00:20', '10.66.0.20'),
 }
 MIRROR_TAP = PREFIX + 'mirror0'     # local mirror output: an OVS internal port (a tap here)
+# The pods' logical switch, subnet and gateway (Kube-OVN's default subnet).
+POD_SWITCH, POD_CIDR, POD_GATEWAY = 'ovn-default', '10.66.0.0/24', '10.66.0.1'
 
 
 def run(*cmd, check=True, env=None, timeout=30):
@@ -35,9 +37,12 @@ def run(*cmd, check=True, env=None, timeout=30):
 
 
 class Lab:
-    def __init__(self, rundir, version=HOST_VERSION):
+    def __init__(self, rundir, version=HOST_VERSION, netns_pods=True):
+        """`netns_pods=False`: no pods and no receiver namespace; a real node's pods
+        (lab/node.py) take their place, with the same names and addresses."""
         self.rundir = os.path.abspath(str(rundir))
         self.ovn = ovn(version)      # whose daemons and tools (lab/ovn_versions.py)
+        self.netns_pods = netns_pods
         self.procs = {}
         self.env = dict(os.environ, OVS_RUNDIR=self.rundir, OVS_LOGDIR=self.rundir,
                         OVS_DBDIR=self.rundir, OVN_RUNDIR=self.rundir, OVN_LOGDIR=self.rundir,
@@ -76,7 +81,19 @@ class Lab:
         return self.tool('ovs-appctl', '-t', self.path(target), *args)
 
     def netns(self, name, *cmd, **kwargs):
-        return run('ip', 'netns', 'exec', PREFIX + '-' + name, *cmd, **kwargs)
+        return run('ip', 'netns', 'exec', self.netns_of(name), *cmd, **kwargs)
+
+    def netns_of(self, name):
+        """The network namespace of lab pod `name`: the lab's own, or, for a real node's pod
+        (namespace default), the one kube-ovn-cni recorded on its OVS port (pod_netns)."""
+        if self.netns_pods:
+            return PREFIX + '-' + name
+        port = self.vsctl('--bare', '--columns=name', 'find', 'Interface',
+                          'external_ids:iface-id=%s.default' % name)
+        if not port:
+            raise LookupError('no OVS port of pod default/%s on br-int' % name)
+        path = self.vsctl('get', 'Interface', port, 'external_ids:pod_netns')
+        return os.path.basename(path.strip('"'))
 
     # ---- start ------------------------------------------------------------------------
     def _daemon(self, name, cmd, ready):
@@ -130,7 +147,8 @@ class Lab:
         self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev')
         run('ip', 'addr', 'add', UNDERLAY_IP + '/24', 'dev', 'br-phy')
         run('ip', 'link', 'set', 'br-phy', 'up')
-        self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
+        if self.netns_pods:
+            self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
 
         self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
                    'fail-mode=secure')
@@ -145,9 +163,9 @@ class Lab:
             '--log-file=' + self.path('ovn-controller.log')],
             lambda: os.path.exists(self.path('ovn-controller.pid')))
 
-        self.nbctl('ls-add', 'ovn-default')
-        for pod, (lsp, mac, ip) in PODS.items():
-            self.nbctl('lsp-add', 'ovn-default', lsp, '--', 'lsp-set-addresses', lsp,
+        self.nbctl('ls-add', POD_SWITCH)
+        for pod, (lsp, mac, ip) in (PODS.items() if self.netns_pods else ()):
+            self.nbctl('lsp-add', POD_SWITCH, lsp, '--', 'lsp-set-addresses', lsp,
                        '%s %s' % (mac, ip))
             port = self._namespace(pod, 'br-int', mac, ip + '/24')
             self.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
@@ -158,7 +176,7 @@ class Lab:
 
     def _pods_bound(self):
         """Every pod's LSP is bound to our chassis in the SB."""
-        for lsp, dummy_mac, dummy_ip in PODS.values():
+        for lsp, dummy_mac, dummy_ip in (PODS.values() if self.netns_pods else ()):
             chassis = self.sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding',
                                  'logical_port=' + lsp)
             if not chassis:
@@ -230,7 +248,7 @@ class Lab:
         running = []
         try:
             for netns, interface, bpf in points:
-                prefix = ['ip', 'netns', 'exec', PREFIX + '-' + netns] if netns else []
+                prefix = ['ip', 'netns', 'exec', self.netns_of(netns)] if netns else []
                 pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
                 proc = subprocess.Popen(
                     prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i', interface,

@@ -1,9 +1,16 @@
 """What the kubelet and Kube-OVN's controller would do, for a control plane that has neither.
 
-The test apiserver runs no kubelet, scheduler or Kube-OVN. `ClusterStandIn` plays their part
-in a background thread, so the roles' waits complete as they would on a real cluster:
-ProviderNetworks and Subnets become ready, pods run, and a pod on an attachment network gets
-the address the lab really gives it (the receiver pod is the lab's receiver namespace).
+The test apiserver runs no Kube-OVN, and without a node (lab/node.py) no kubelet or
+scheduler. `ClusterStandIn` plays their part in a background thread, so the roles' waits
+complete as they would on a real cluster: ProviderNetworks and Subnets become ready, pods run,
+and a pod on an attachment network gets the address the lab really gives it (the receiver pod
+is the lab's receiver namespace).
+
+With a real node (`node=` the lab's NB tools), the kubelet runs the pods and the stand-in is
+only Kube-OVN's controller: it allocates each scheduled pod an address on the lab's subnet
+(or takes the one the pod asks for with `ovn.kubernetes.io/ip_address`), writes the
+annotations kube-ovn-cni waits for, creates the pod's LSP `<pod>.<namespace>` and IP resource,
+and deletes both once the pod is gone (a recreated pod gets a new LSP).
 It touches objects' status and the address annotation, and keeps an IP resource per attachment
 address as Kube-OVN does (`<pod>.<namespace>.<provider>`, deleted once the pod is gone, so
 teardown's wait for the address release completes); it stops when told, or after `lifetime`
@@ -13,6 +20,8 @@ seconds at the latest. Its status writes are valid against Kube-OVN v1.14's stat
 
 import threading
 import time
+
+from lab.ovn import PODS, POD_CIDR, POD_GATEWAY, POD_SWITCH
 
 NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks'
 STAND_IN_LABEL = 'lab.kubeovn.mirror/stand-in'
@@ -30,10 +39,13 @@ def _attachment_providers(annotation):
 
 
 class ClusterStandIn:
-    def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900, on_rollout=None):
-        """`addresses`: {(namespace, pod): IP} given to those pods on their attachments.
-        `on_rollout(daemonset)`: called when a DaemonSet's new generation rolls out, before it
-        is reported ready (e.g. to play what kube-ovn-cni does to OVS when it restarts)."""
+    def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900, on_rollout=None,
+                 node=None, macs=None):
+        """`addresses`: {(namespace, pod): IP} given to those pods on their attachments
+        (`macs`: their MACs there). `on_rollout(daemonset)`: called when a DaemonSet's new
+        generation rolls out, before it is reported ready (e.g. to play what kube-ovn-cni
+        does to OVS when it restarts). `node`: the lab (lab.ovn.Lab) whose NB a real node's
+        pods get their LSPs in; pods are then run by the kubelet, not marked running here."""
         from kubernetes import client, config
         api = config.new_client_from_config(kubeconfig)
         self.core = client.CoreV1Api(api)
@@ -41,6 +53,10 @@ class ClusterStandIn:
         self.on_rollout = on_rollout
         self.objects = client.CustomObjectsApi(api)
         self.addresses = dict(addresses or {})
+        self.macs = dict(macs or {})
+        self.node = node
+        self.lsp_pods = {}       # LSP name -> uid of the pod it was created for
+        self.next_host = 99      # pod addresses are handed out from 10.66.0.100 on
         self.interval, self.lifetime = interval, lifetime
         self._stop = threading.Event()
         self._thread = None
@@ -73,14 +89,23 @@ class ClusterStandIn:
 
     def reconcile(self):
         self._networks_ready()
-        self._pods_running()
+        if self.node is None:
+            self._pods_running()
+        else:
+            self._pods_addressed()
         self._addresses_released()
         self._daemonsets_rolled_out()
 
     def _addresses_released(self):
-        """Kube-OVN's controller: an IP resource goes once its pod is gone."""
-        pods = set((pod.metadata.namespace, pod.metadata.name)
-                   for pod in self.core.list_pod_for_all_namespaces().items)
+        """Kube-OVN's controller: an IP resource (and with a node, an LSP) goes once its pod
+        is gone."""
+        listed = self.core.list_pod_for_all_namespaces().items
+        pods = set((pod.metadata.namespace, pod.metadata.name) for pod in listed)
+        uids = set(pod.metadata.uid for pod in listed)
+        for lsp, uid in list(self.lsp_pods.items()):
+            if uid not in uids:
+                self.node.nbctl('--if-exists', 'lsp-del', lsp)
+                del self.lsp_pods[lsp]
         for item in self.objects.list_cluster_custom_object(
                 'kubeovn.io', 'v1', 'ips', label_selector=STAND_IN_LABEL)['items']:
             spec = item.get('spec') or {}
@@ -89,7 +114,8 @@ class ClusterStandIn:
                                                           item['metadata']['name'])
 
     def _ip_resource(self, namespace, pod, provider, address):
-        name = '%s.%s.%s' % (pod, namespace, provider)
+        name = '%s.%s.%s' % (pod, namespace, provider) if provider != 'ovn' else \
+            '%s.%s' % (pod, namespace)
         from kubernetes.client.exceptions import ApiException
         try:
             self.objects.create_cluster_custom_object('kubeovn.io', 'v1', 'ips', {
@@ -145,17 +171,105 @@ class ClusterStandIn:
                         {'name': container.name, 'ready': True, 'restartCount': 0,
                          'image': container.image, 'imageID': '', 'state': {'running': {}}}
                         for container in pod.spec.containers]}})
-            address = self.addresses.get((namespace, name))
+            self._attachments_addressed(pod)
+
+    def _attachments_addressed(self, pod, wanted=None):
+        """The pod's attachment addresses (given in `addresses`) as Kube-OVN annotates them,
+        with `wanted`'s annotations in the same patch; the IP resources."""
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        address = self.addresses.get((namespace, name))
+        annotations = pod.metadata.annotations or {}
+        wanted = dict(wanted or {})
+        providers = [provider for provider in _attachment_providers(
+            annotations.get(NETWORKS_ANNOTATION)) if address]
+        for provider in providers:
+            wanted[provider + '.kubernetes.io/ip_address'] = address
+            if self.node is not None:
+                wanted.update(self._attachment_annotations(provider, namespace, name))
+        if any(annotations.get(key) != value for key, value in wanted.items()):
+            self.core.patch_namespaced_pod(name, namespace,
+                                           {'metadata': {'annotations': wanted}})
+            for provider in providers:
+                self._ip_resource(namespace, name, provider, address)
+
+    def _attachment_annotations(self, provider, namespace, name):
+        """What Kube-OVN writes besides the address: the subnet's CIDR and gateway (from the
+        Subnet whose provider this is), the MAC, `allocated`."""
+        subnets = [item for item in self.objects.list_cluster_custom_object(
+            'kubeovn.io', 'v1', 'subnets')['items']
+            if (item.get('spec') or {}).get('provider') == provider]
+        if not subnets:
+            return {}
+        spec = subnets[0]['spec']
+        prefix = provider + '.kubernetes.io/'
+        return {prefix + 'cidr': spec['cidrBlock'], prefix + 'gateway': spec.get('gateway', ''),
+                prefix + 'mac_address': self.macs.get((namespace, name)) or _mac(name, namespace),
+                prefix + 'logical_switch': subnets[0]['metadata']['name'],
+                prefix + 'allocated': 'true'}
+
+    def _free_address(self, taken):
+        """The next free address after the last one handed out: a recreated pod does not
+        get its predecessor's address, which its peers' ARP caches still map to the old MAC
+        (kube-ovn-cni announces the new one with a gratuitous ARP; this lab's CNI does not)."""
+        for step in range(150):
+            self.next_host = 100 + (self.next_host - 100 + 1) % 150
+            address = '10.66.0.%d' % self.next_host
+            if address not in taken:
+                return address
+        raise RuntimeError('the lab subnet %s has no free address left' % LAB_CIDR)
+
+    def _pods_addressed(self):
+        """Kube-OVN's controller for pods a real node runs: address, LSP, IP resource."""
+        pods = [pod for pod in self.core.list_pod_for_all_namespaces().items
+                if pod.spec.node_name and pod.metadata.deletion_timestamp is None]
+        taken = set(LAB_ADDRESSES)
+        for pod in pods:
+            address = (pod.metadata.annotations or {}).get(DEFAULT_PREFIX + 'ip_address')
+            if address:
+                taken.add(address)
+        for pod in pods:
+            lsp = '%s.%s' % (pod.metadata.name, pod.metadata.namespace)
             annotations = pod.metadata.annotations or {}
-            wanted = dict((provider + '.kubernetes.io/ip_address', address)
-                          for provider in _attachment_providers(
-                              annotations.get(NETWORKS_ANNOTATION))
-                          if address)
-            if any(annotations.get(key) != value for key, value in wanted.items()):
-                self.core.patch_namespaced_pod(name, namespace,
-                                               {'metadata': {'annotations': wanted}})
-                for key in wanted:
-                    self._ip_resource(namespace, name, key.split('.kubernetes.io/')[0], address)
+            if self.lsp_pods.get(lsp) not in (None, pod.metadata.uid):
+                # the same name, a new pod: the old pod's port goes, the new one gets its own
+                self.node.nbctl('--if-exists', 'lsp-del', lsp)
+                del self.lsp_pods[lsp]
+            if self.lsp_pods.get(lsp) == pod.metadata.uid and \
+                    annotations.get(DEFAULT_PREFIX + 'allocated') == 'true':
+                self._attachments_addressed(pod)
+                continue
+            address = annotations.get(DEFAULT_PREFIX + 'ip_address') or self._free_address(taken)
+            taken.add(address)
+            mac = annotations.get(DEFAULT_PREFIX + 'mac_address') or \
+                _mac(pod.metadata.name, pod.metadata.namespace, pod.metadata.uid)
+            self.node.nbctl(
+                '--may-exist', 'lsp-add', LAB_SWITCH, lsp, '--',
+                'lsp-set-addresses', lsp, '%s %s' % (mac, address), '--',
+                'lsp-set-port-security', lsp, '%s %s' % (mac, address), '--',
+                'set', 'Logical_Switch_Port', lsp,
+                'external_ids:pod=%s/%s' % (pod.metadata.namespace, pod.metadata.name),
+                'external_ids:vendor=kube-ovn', 'external_ids:ls=' + LAB_SWITCH)
+            self.lsp_pods[lsp] = pod.metadata.uid
+            self._ip_resource(pod.metadata.namespace, pod.metadata.name, 'ovn', address)
+            self._attachments_addressed(pod, {
+                DEFAULT_PREFIX + 'allocated': 'true', DEFAULT_PREFIX + 'routed': 'true',
+                DEFAULT_PREFIX + 'ip_address': address, DEFAULT_PREFIX + 'mac_address': mac,
+                DEFAULT_PREFIX + 'cidr': LAB_CIDR, DEFAULT_PREFIX + 'gateway': LAB_GATEWAY,
+                DEFAULT_PREFIX + 'logical_switch': LAB_SWITCH,
+                DEFAULT_PREFIX + 'pod_nic_type': 'veth-pair'})
+
+
+# The lab's pod subnet; its gateway and the lab pods' addresses are never handed out.
+LAB_SWITCH, LAB_CIDR, LAB_GATEWAY = POD_SWITCH, POD_CIDR, POD_GATEWAY
+LAB_ADDRESSES = (POD_GATEWAY,) + tuple(ip for dummy_lsp, dummy_mac, ip in PODS.values())
+DEFAULT_PREFIX = 'ovn.kubernetes.io/'
+
+
+def _mac(*names):
+    """A locally administered MAC derived from the pod (stable for one pod object)."""
+    import hashlib
+    digest = hashlib.sha256('/'.join(names).encode()).digest()
+    return '02:00:' + ':'.join('%02x' % byte for byte in digest[:4])
 
 
 # The lab's pods (lab/ovn.py PODS) as the API knows them, labelled as a StatefulSet labels its
@@ -167,15 +281,25 @@ LAB_POD_LABELS = {
 }
 
 
-def create_lab_pods(core, namespace='default'):
-    """Pod objects for the lab's network-namespace pods (kept when they already exist)."""
+def create_lab_pods(core, namespace='default', image=None):
+    """Pod objects for the lab's network-namespace pods (kept when they already exist). With
+    an `image`, real pods for a real node: that image, asking Kube-OVN for the lab pod's
+    address and MAC (annotations ovn.kubernetes.io/ip_address and mac_address)."""
     from kubernetes.client.exceptions import ApiException
     for name, labels in LAB_POD_LABELS.items():
+        dummy_lsp, mac, ip = PODS[name]
+        metadata = {'name': name, 'labels': labels}
+        container = {'name': 'app', 'image': 'busybox'}
+        if image:
+            metadata['annotations'] = {DEFAULT_PREFIX + 'ip_address': ip,
+                                       DEFAULT_PREFIX + 'mac_address': mac}
+            container = dict(name='app', image=image, imagePullPolicy='Never',
+                             command=['sleep', 'infinity'])
         try:
             core.create_namespaced_pod(namespace, {
-                'metadata': {'name': name, 'labels': labels},
+                'metadata': metadata,
                 'spec': {'automountServiceAccountToken': False,
-                         'containers': [{'name': 'app', 'image': 'busybox'}]}})
+                         'terminationGracePeriodSeconds': 1, 'containers': [container]}})
         except ApiException as exc:
             if exc.status != 409:
                 raise

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Build kube-apiserver for the test control plane, once, and cache it.
+# Build the test cluster's Kubernetes binaries (kube-apiserver, kube-scheduler, kubelet, kubectl),
+# once, and cache them.
 #
-# No registry reachable here ships the binary. Debian's `kubernetes` source package (1.20.2,
+# No registry reachable here ships them. Debian's `kubernetes` source package (1.20.2,
 # bookworm) carries the full vendored tree; it builds with Debian bullseye's Go 1.15 (newer
-# Go builds a binary that crashes at the first CRD write). apt is pointed at a private sources
-# file and lists directory, so the system's apt configuration is left alone.
-# Prints the path of the binary. Takes ~3 minutes and ~1.5 GB the first time.
+# Go builds an apiserver that crashes at the first CRD write). apt is pointed at a private
+# sources file and lists directory, so the system's apt configuration is left alone.
+# Whatever is missing is built in one `make` (~4 minutes and ~2 GB the first time).
+# Prints the cache's bin directory; the binaries are named <name>-v1.20.2 there.
 set -euo pipefail
 
+version=v1.20.2
 cache=${KUBEOVN_MIRROR_CACHE:-$HOME/.cache/kubeovn-mirror}
-bin=$cache/bin/kube-apiserver-v1.20.2
-if [ -x "$bin" ]; then
-  echo "$bin"
+bindir=$cache/bin
+missing=()
+for name in kube-apiserver kube-scheduler kubelet kubectl; do
+  [ -x "$bindir/$name-$version" ] || missing+=("$name")
+done
+if [ ${#missing[@]} = 0 ]; then
+  echo "$bindir"
   exit 0
 fi
 
 work=$cache/kube-build
-mkdir -p "$work/apt/lists/partial" "$cache/bin"
+mkdir -p "$work/apt/lists/partial" "$bindir"
 cat > "$work/apt/sources.list" <<SOURCES
 deb-src http://deb.debian.org/debian bookworm main
 deb http://deb.debian.org/debian bullseye main
@@ -42,7 +49,8 @@ if [ -z "$src" ]; then
   src=$(find "$work" -maxdepth 1 -type d -name 'kubernetes-1.20.*' | head -n 1)
 fi
 
-echo ">> building kube-apiserver from $src (GOPATH mode, Go 1.15)" >&2
+what=$(printf 'cmd/%s ' "${missing[@]}")
+echo ">> building ${missing[*]} from $src (GOPATH mode, Go 1.15)" >&2
 gopath=$work/gopath
 mkdir -p "$gopath/src/k8s.io"
 ln -sfn "$src" "$gopath/src/k8s.io/kubernetes"
@@ -50,11 +58,18 @@ ln -sfn "$src" "$gopath/src/k8s.io/kubernetes"
   cd "$gopath/src/k8s.io/kubernetes"
   export GOPATH=$gopath GO111MODULE=off CGO_ENABLED=0 GOFLAGS='' GOCACHE=$work/gocache
   export PATH=/usr/lib/go-1.15/bin:$PATH
-  export KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=debian-1.20.2
-  make WHAT=cmd/kube-apiserver >&2
-  cp "$(find _output -type f -name kube-apiserver -perm -u+x | head -n 1)" "$bin.tmp"
+  export KUBE_GIT_VERSION=$version KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=debian-1.20.2
+  make WHAT="${what% }" >&2
+  for name in "${missing[@]}"; do
+    cp "$(find _output -type f -name "$name" -perm -u+x | head -n 1)" "$bindir/$name.tmp"
+  done
+  # The pause container's program, for the node's sandbox image (lab/node.py).
+  cp build/pause/linux/pause.c "$bindir/pause.c.tmp"
 )
-mv "$bin.tmp" "$bin"
-# The tree and Go caches are only needed to build; the binary is what is kept.
+for name in "${missing[@]}"; do
+  mv "$bindir/$name.tmp" "$bindir/$name-$version"
+done
+mv "$bindir/pause.c.tmp" "$bindir/pause-$version.c"
+# The tree and Go caches are only needed to build; the binaries are what is kept.
 rm -rf "$gopath" "$work/gocache" "$src"
-echo "$bin"
+echo "$bindir"

@@ -1,0 +1,261 @@
+"""A real node: containerd + kubelet + kube-scheduler on the test cluster, pods wired onto the
+OVN lab by lab/cni.py, Kube-OVN's controller played by the stand-in (lab/standin.py).
+
+The remote-mirror playbook runs against real pods: the lab's pods web-0 / web-1 / db-0 and the
+receiver are containers of the tools image; the mirrored copies are captured inside the
+receiver pod with tcpdump through `kubectl exec`.
+"""
+
+import json
+import os
+import time
+
+import pytest
+import yaml
+
+from lab import images
+from lab.ansible import REPO, run_collection_playbook
+from lab.daemons import wait_until
+from lab.kube import ControlPlane
+from lab.node import NODE_NAME, NODE_USER, SCHEDULER_USER, Node, node_pki
+from lab.ovn import PODS, SINK_IP, SINK_MAC, Lab, decode_mirrored
+from lab.standin import ClusterStandIn, create_lab_pods
+
+REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
+
+
+class RealCluster:
+    def __init__(self, plane, lab, node):
+        from kubernetes import client, config
+        self.plane, self.lab, self.node = plane, lab, node
+        self.kubeconfig = plane.kubeconfig
+        self.core = client.CoreV1Api(config.new_client_from_config(plane.kubeconfig))
+
+    def pod(self, name, command=('sleep', 'infinity'), **spec):
+        """A pod of the tools image; returns once it is Running."""
+        self.core.create_namespaced_pod('default', {
+            'metadata': {'name': name}, 'spec': dict({
+                'terminationGracePeriodSeconds': 1, 'automountServiceAccountToken': False,
+                'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                                'imagePullPolicy': 'Never', 'command': list(command)}]},
+                **spec)})
+        return self.wait_running(name)
+
+    def wait_running(self, name, timeout=120):
+        def running():
+            pod = self.core.read_namespaced_pod(name, 'default')
+            return pod if pod.status.phase == 'Running' else None
+        wait_until(running, timeout, 'pod %s Running' % name, interval=0.5)
+        return self.core.read_namespaced_pod(name, 'default')
+
+    def delete(self, name, timeout=60):
+        from kubernetes.client.exceptions import ApiException
+        self.core.delete_namespaced_pod(name, 'default', grace_period_seconds=1)
+
+        def gone():
+            try:
+                self.core.read_namespaced_pod(name, 'default')
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+        wait_until(gone, timeout, 'pod %s deleted' % name, interval=0.5)
+
+    def lsp(self, name):
+        """The pod's LSP as ovn-nbctl reads it: {_uuid, addresses} or None."""
+        out = json.loads(self.lab.nbctl('--format=json', '--columns=_uuid,addresses', 'find',
+                                        'Logical_Switch_Port', 'name="%s"' % name))
+        if not out['data']:
+            return None
+        uuid, addresses = out['data'][0]
+        return {'uuid': uuid[1], 'addresses': addresses}
+
+    def play(self, playbook, **options):
+        env = {'K8S_AUTH_KUBECONFIG': self.kubeconfig, 'OVN_NB_DB': self.lab.nb,
+               'PATH': self.node.bindir + os.pathsep + os.environ['PATH']}
+        return run_collection_playbook(playbook, env=env, **options)
+
+
+@pytest.fixture(scope='module')
+def real(tmp_path_factory):
+    """Its own control plane (the session's has pods no node could run), the lab without
+    namespace pods, the node, and the stand-in as Kube-OVN's controller."""
+    workdir = tmp_path_factory.mktemp('real-node')
+    pki, apiserver_args = node_pki(workdir / 'pki')
+    started = time.monotonic()
+    plane = ControlPlane(workdir / 'kube', users=[NODE_USER, SCHEDULER_USER],
+                         extra_apiserver_args=apiserver_args)
+    os.makedirs(plane.workdir)
+    plane.start()
+    lab = node = standin = None
+    try:
+        lab = Lab(workdir / 'lab', netns_pods=False).up()
+        cluster = RealCluster(plane, lab, None)
+        cluster.core.create_namespaced_service_account('default',
+                                                       {'metadata': {'name': 'default'}})
+        standin = ClusterStandIn(plane.kubeconfig, node=lab,
+                                 addresses={('default', 'mirror-receiver'): SINK_IP},
+                                 macs={('default', 'mirror-receiver'): SINK_MAC}).start()
+        node = Node(workdir, plane, lab, pki).start()
+        cluster.node = node
+        print('real node up in %.1f s (node itself %.1f s)'
+              % (time.monotonic() - started, node.start_seconds))
+        yield cluster
+        assert standin.errors == [], standin.errors
+    finally:
+        if node is not None:
+            node.stop()
+        if standin is not None:
+            standin.stop()
+        if lab is not None:
+            lab.down()
+        plane.stop()
+
+
+def test_node_ready_pods_run_ping_over_the_lab_exec_and_recreate(real):
+    node = real.core.read_node(NODE_NAME)
+    assert [c.status for c in node.status.conditions if c.type == 'Ready'] == ['True']
+    assert node.status.node_info.container_runtime_version == 'containerd://1.6.20'
+
+    first, second = real.pod('ping-a'), real.pod('ping-b')
+    assert first.spec.node_name == NODE_NAME and first.status.pod_ip.startswith('10.66.0.')
+    # kubectl exec reaches the container: its eth0 holds the address Kube-OVN annotated.
+    addresses = real.node.kubectl('exec', 'ping-a', '--', 'ip', '-br', 'addr', 'show', 'eth0')
+    assert first.metadata.annotations['ovn.kubernetes.io/ip_address'] + '/24' in addresses
+    out = real.node.kubectl('exec', 'ping-a', '--', 'ping', '-c', '3', '-i', '0.2', '-W', '2',
+                            second.status.pod_ip)
+    assert ' 0% packet loss' in out, out
+
+    # The LSP carries the pod's MAC and IP; ovn-controller bound it to the node's chassis.
+    annotations = first.metadata.annotations
+    old = real.lsp('ping-a.default')
+    assert old['addresses'] == '%s %s' % (annotations['ovn.kubernetes.io/mac_address'],
+                                          annotations['ovn.kubernetes.io/ip_address'])
+    assert real.lab.sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding',
+                          'logical_port=ping-a.default')
+    old_port = real.lab.vsctl('--bare', '--columns=name', 'find', 'Interface',
+                              'external_ids:iface-id=ping-a.default')
+    assert old_port.endswith('_h')
+
+    # Deleted and created again under the same name: a new LSP, the old one and its OVS
+    # port gone (CNI DEL), and the new pod reachable.
+    real.delete('ping-a')
+    wait_until(lambda: real.lsp('ping-a.default') is None, 30, 'old LSP deleted')
+    again = real.pod('ping-a')
+    new = real.lsp('ping-a.default')
+    assert new is not None and new['uuid'] != old['uuid']
+    new_port = real.lab.vsctl('--bare', '--columns=name', 'find', 'Interface',
+                              'external_ids:iface-id=ping-a.default')
+    assert new_port and new_port != old_port
+    assert old_port not in real.lab.vsctl('list-ports', 'br-int').split()
+    out = real.node.kubectl('exec', 'ping-b', '--', 'ping', '-c', '2', '-i', '0.2', '-W', '2',
+                            again.status.pod_ip)
+    assert ' 0% packet loss' in out, out
+    for name in ('ping-a', 'ping-b'):
+        real.delete(name)
+
+
+@pytest.fixture(scope='module')
+def lab_pods(real):
+    """web-0, web-1, db-0 as real pods at the lab pods' addresses."""
+    create_lab_pods(real.core, image=images.TOOLS_IMAGE)
+    for name in PODS:
+        pod = real.wait_running(name)
+        assert pod.status.pod_ip == PODS[name][2]
+    return real
+
+
+def remote_vars(tmp_path, name='remote_mirror', **overrides):
+    """The demo's remote-mirror variables with the tools image as the receiver's."""
+    with open(REMOTE_VARS) as handle:
+        variables = yaml.safe_load(handle)
+    variables.update(mirror_receiver_image=images.TOOLS_IMAGE, **overrides)
+    path = tmp_path / (name + '.yml')
+    path.write_text(yaml.safe_dump(variables))
+    return str(path)
+
+
+def test_remote_mirror_copies_are_captured_inside_the_receiver_pod(lab_pods, tmp_path):
+    real = lab_pods
+    variables = remote_vars(tmp_path)
+    first = real.play('playbooks/remote_mirror.yml', var_files=[variables])
+    assert first.rc == 0 and first.failures == [], (first.failures, first.stderr[-2000:])
+    receiver = real.core.read_namespaced_pod('mirror-receiver', 'default')
+    assert receiver.status.phase == 'Running' and receiver.spec.node_name == NODE_NAME
+    status = json.loads(receiver.metadata.annotations['k8s.v1.cni.cncf.io/network-status'])
+    assert [(s['interface'], s['ips']) for s in status] == [
+        ('eth0', [receiver.status.pod_ip]), ('net1', [SINK_IP])]
+
+    real.lab.wait_tunnel('web0-egress')
+    real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+    real.lab.ping('web-0', PODS['web-1'][2], count=1)
+    pcap = real.node.capture('mirror-receiver', 'net1', lambda: real.node.kubectl(
+        'exec', 'web-0', '--', 'ping', '-c', '3', '-i', '0.2', '-W', '1', PODS['web-1'][2]))
+    copies = decode_mirrored(pcap)
+    requests = [c for c in copies if c['icmp_type'] == 8]
+    assert len(requests) >= 3, copies
+    assert {(c['tunnel'], c['key'], c['src'], c['dst']) for c in requests} == {
+        ('gre', 99, PODS['web-0'][2], PODS['web-1'][2])}
+    assert not [c for c in copies if c['icmp_type'] == 0], copies
+
+    # ERSPAN, the other direction: db-0's incoming traffic, session index 7.
+    erspan_vars = remote_vars(
+        tmp_path, 'erspan', remote_mirror_name='db-ingress-x', remote_mirror_type='erspan',
+        remote_mirror_index=7, remote_mirror_filter='to-lport',
+        remote_mirror_pods=[{'name': 'db-0', 'namespace': 'default'}])
+    erspan = real.play('playbooks/remote_mirror.yml', var_files=[erspan_vars])
+    assert erspan.failures == [], erspan.failures
+    real.lab.wait_tunnel('db-ingress-x')
+    real.lab.wait_mirror_realised('db-ingress-x', src=False, dst=True)
+    real.lab.ping('web-1', PODS['db-0'][2], count=1)
+    pcap = real.node.capture('mirror-receiver', 'net1', lambda: real.node.kubectl(
+        'exec', 'web-1', '--', 'ping', '-c', '3', '-i', '0.2', '-W', '1', PODS['db-0'][2]))
+    copies = [c for c in decode_mirrored(pcap) if c['tunnel'] == 'erspan']
+    assert {(c['key'], c['src'], c['dst'], c['icmp_type']) for c in copies} == {
+        (7, PODS['web-1'][2], PODS['db-0'][2], 8)}, copies
+    assert len(copies) >= 3
+
+    again = real.play('playbooks/remote_mirror.yml', var_files=[variables])
+    assert again.changed == 0 and again.failures == [], again.failures
+    for path in (erspan_vars, variables):
+        down = real.play('playbooks/teardown.yml', var_files=[path])
+        assert down.failures == [], down.failures
+    assert real.lab.nbctl('--bare', '--columns=name', 'list', 'Mirror') == ''
+
+
+def kernel_refuses_gretap(real):
+    """None when this kernel makes gretap links, else ip's message (probed in the
+    privileged receiver pod)."""
+    out = real.node.kubectl('exec', 'mirror-receiver', '--', 'sh', '-c',
+                            'ip link add kmlprobe0 type gretap key 1 2>&1 && '
+                            'ip link del kmlprobe0 && echo created', check=False)
+    return None if out.endswith('created') else out
+
+
+def test_receiver_link_step_runs_inside_the_real_pod(lab_pods, tmp_path):
+    """The role's gretap step runs through kubectl exec in the receiver container: on a
+    kernel without ip_gre its clear message comes from there; with it, the link comes up
+    and carries the decapsulated copies."""
+    real = lab_pods
+    variables = remote_vars(tmp_path, remote_mirror_receiver_link=True)
+    run = real.play('playbooks/remote_mirror.yml', var_files=[variables])
+    refused = kernel_refuses_gretap(real)
+    if refused is not None:
+        step = run.result('Create the GRE/ERSPAN link inside the receiver pod')
+        assert step.get('failed'), step
+        assert 'this kernel cannot create gretap links' in step['msg'], step
+        assert 'ip_gre' in step['msg'], step
+        # It ran in the container: the module's own python there, the pod's net1 read.
+        assert real.node.kubectl('exec', 'mirror-receiver', '--', 'ip', '-br', 'link', 'show',
+                                 'mirror1', check=False) == ''
+    else:
+        assert run.failures == [], run.failures
+        assert 'mirror1' in real.node.kubectl('exec', 'mirror-receiver', '--', 'ip', '-br',
+                                              'link', 'show', 'mirror1')
+        real.lab.wait_tunnel('web0-egress')
+        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+        pcap = real.node.capture('mirror-receiver', 'mirror1', lambda: real.node.kubectl(
+            'exec', 'web-0', '--', 'ping', '-c', '3', '-i', '0.2', '-W', '1', PODS['web-1'][2]),
+            bpf='icmp')
+        assert len(open(pcap, 'rb').read()) > 24
+    down = real.play('playbooks/teardown.yml', var_files=[variables])
+    assert down.failures == [], down.failures
