@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 # (bookworm's, like Kube-OVN 1.12).
 OVN ?= 25.03
 
-.PHONY: help deps kube-apiserver ovn-root test sanity lint unit integration bench demo docs lab-up lab-down clean
+.PHONY: help deps kube-apiserver ovn-root node-images test sanity lint unit integration bench demo docs lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
@@ -35,6 +35,11 @@ deps: $(STAMPS)/apt $(STAMPS)/venv
 # only find them.
 kube-apiserver: $(STAMPS)/apt
 	@bash lab/kube/build-kube.sh
+
+# The test node's images (no registry is reachable): the pause program of the kubernetes
+# source, and a Debian root with iproute2, tcpdump and python3 (~2 min once, ~50 MB cached).
+node-images: deps kube-apiserver
+	@$(PY) -m lab.images
 
 # OVN 25.03 / OVS 3.5 (what Kube-OVN 1.15+ runs) next to bookworm's 23.03: a Debian trixie
 # root built once with debootstrap (~1 min, ~360 MB) and cached under ~/.cache/kubeovn-mirror.
@@ -79,11 +84,11 @@ lint: deps
 unit: deps
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: deps kube-apiserver ovn-root
+integration: deps kube-apiserver ovn-root node-images
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # One pytest session for unit + integration, so its closing line counts every test.
-test: sanity lint kube-apiserver ovn-root
+test: sanity lint kube-apiserver ovn-root node-images
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
 # The one-machine lab (real OVS userspace datapath + OVN); see lab/ovn.py.
@@ -98,7 +103,7 @@ bench: deps kube-apiserver
 	$(SUDO) $(PY) bench/run.py
 
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
-demo: deps kube-apiserver ovn-root
+demo: deps kube-apiserver ovn-root node-images
 	@$(SUDO) $(PY) -m lab.demo build/demo --ovn $(OVN)
 
 # docs/reference/*.md from the modules' and roles' own documentation (ansible-doc).

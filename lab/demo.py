@@ -1,9 +1,11 @@
 """`make demo`: the collection's main job against the embedded lab, start to finish.
 
-Starts a real Kubernetes control plane (etcd + kube-apiserver) and the one-machine OVN lab,
-runs the playbooks (remote mirror, GitOps inventory, local mirror), sends traffic between
-the lab's pods, prints what the receiver got, converges again to show changed=0, tears
-everything down with the teardown playbook and stops every daemon.
+Starts a real Kubernetes control plane (etcd + kube-apiserver), the one-machine OVN lab and a
+real node (containerd + kubelet + kube-scheduler, lab/node.py) whose pods the lab's CNI wires
+onto OVN; runs the playbooks (remote mirror, GitOps inventory, local mirror) against real
+pods, sends traffic between them with `kubectl exec`, prints what tcpdump inside the receiver
+pod captured, converges again to show changed=0, tears everything down with the teardown
+playbook and stops every daemon.
 """
 
 import argparse
@@ -17,8 +19,11 @@ import time
 import yaml
 
 from lab.ansible import REPO, ansible_env, playbook_command
+from lab import images
 from lab.kube import ControlPlane
-from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, Lab, decode_mirrored
+from lab.node import NODE_USER, SCHEDULER_USER, Node, node_pki
+from lab.ovn import (MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab,
+                     decode_mirrored)
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
 from lab.standin import ClusterStandIn, create_lab_pods
 
@@ -40,7 +45,7 @@ class Demo:
         self.current_ovn = version != HOST_VERSION    # has filter both and type local
         self.started = time.monotonic()
         self.timings = []
-        self.lab = self.plane = self.standin = None
+        self.lab = self.plane = self.standin = self.node = None
 
     # ---- output -----------------------------------------------------------------------
     def say(self, text=''):
@@ -60,7 +65,9 @@ class Demo:
         env = ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default',
                            'ANSIBLE_DISPLAY_SKIPPED_HOSTS': '0',
                            'K8S_AUTH_KUBECONFIG': self.plane.kubeconfig,
-                           'OVN_NB_DB': self.lab.nb})
+                           'OVN_NB_DB': self.lab.nb,
+                           # kubectl for the receiver's link step (kubectl connection)
+                           'PATH': self.node.bindir + os.pathsep + os.environ['PATH']})
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         totals = collections.Counter()
@@ -103,13 +110,16 @@ class Demo:
             print('           %-76s %6.1f s' % (title, end - start))
         print('           %-76s %6.1f s' % ('total', total))
         print()
-        self.say('Demo done in %.0f s: mirrored packets seen at the receiver and on %s, '
-                 'second converge changed=0, everything removed.' % (total, MIRROR_TAP))
+        self.say('Demo done in %.0f s: mirrored packets captured inside the receiver pod and '
+                 'on %s, second converge changed=0, everything removed.' % (total, MIRROR_TAP))
 
     def _run(self):
-        self.step('Start a Kubernetes control plane (etcd + kube-apiserver, no kubelet)')
+        self.step('Start a Kubernetes control plane (etcd + kube-apiserver)')
         os.makedirs(self.workdir, exist_ok=True)
-        self.plane = ControlPlane(os.path.join(self.workdir, 'kube-' + str(os.getpid())))
+        pki, apiserver_args = node_pki(os.path.join(self.workdir, 'pki'))
+        self.plane = ControlPlane(os.path.join(self.workdir, 'kube-' + str(os.getpid())),
+                                  users=[NODE_USER, SCHEDULER_USER],
+                                  extra_apiserver_args=apiserver_args)
         os.makedirs(self.plane.workdir, exist_ok=True)
         self.plane.start()
         self.say('API at %s, up in %.1f s' % (self.plane.server, self.plane.start_seconds))
@@ -120,16 +130,22 @@ class Demo:
 
         self.step('Start the OVN %s lab (OVS userspace datapath, NB/SB, northd, '
                   'ovn-controller)' % self.version)
-        self.lab = Lab(os.path.join(self.workdir, 'lab'), self.version).up()
-        self.say('lab up in %.1f s: pods %s on br-int; receiver namespace at %s' % (
-            self.lab.start_seconds, ', '.join('%s (%s)' % (pod, ip)
-                                              for pod, (dummy, dummy2, ip) in PODS.items()),
-            SINK_IP))
-        # The kubelet and Kube-OVN are played by a stand-in: networks become ready, pods run,
-        # and the receiver pod gets the address of the lab's receiver namespace.
-        self.standin = ClusterStandIn(self.plane.kubeconfig, addresses={
-            ('default', 'mirror-receiver'): SINK_IP}).start()
-        create_lab_pods(core)   # the API's view of the lab's pods, selected by label
+        self.lab = Lab(os.path.join(self.workdir, 'lab'), self.version, netns_pods=False).up()
+        self.say('lab up in %.1f s: br-int, underlay br-phy' % self.lab.start_seconds)
+        # Kube-OVN's controller is played by a stand-in: networks become ready, pods get
+        # addresses and LSPs, the receiver's attachment gets the sink address.
+        self.standin = ClusterStandIn(
+            self.plane.kubeconfig, node=self.lab,
+            addresses={('default', 'mirror-receiver'): SINK_IP},
+            macs={('default', 'mirror-receiver'): SINK_MAC}).start()
+
+        self.step('Start a node (containerd + kubelet + kube-scheduler) and the lab pods')
+        self.node = Node(self.workdir, self.plane, self.lab, pki).start()
+        self.say('node Ready in %.1f s' % self.node.start_seconds)
+        create_lab_pods(core, image=images.TOOLS_IMAGE)
+        for name in PODS:
+            self.node.wait_running(name)
+        self.say(self.node.kubectl('get', 'pods', '-o', 'wide'))
         self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
         with open(LOCAL_VARS) as handle:
             local = yaml.safe_load(handle)
@@ -137,6 +153,7 @@ class Demo:
         self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
         with open(REMOTE_VARS) as handle:
             remote = yaml.safe_load(handle)
+        remote['mirror_receiver_image'] = images.TOOLS_IMAGE
         if self.current_ovn:
             remote.update(remote_mirror_name='web0-both', remote_mirror_filter='both')
             local['local_mirror_ovn'] = dict(name='web0-ovn-local', filter='both',
@@ -150,7 +167,7 @@ class Demo:
         self.step('First converge: remote mirror, GitOps inventory, local mirror')
         first = self.converge_all()
 
-        self.step('Traffic between the lab pods, captured at the receiver and on %s'
+        self.step('kubectl exec ping between pods; tcpdump in the receiver pod and on %s'
                   % MIRROR_TAP)
         remote_name = 'web0-both' if self.current_ovn else 'web0-egress'
         for name, src, dst in ((remote_name, True, self.current_ovn),
@@ -159,22 +176,26 @@ class Demo:
             self.lab.wait_mirror_realised(name, src, dst)
         # No prepare_tap(): ovs_local_mirror and ovs_mirror_port bring up the ports they create.
         self.lab.wait_mirror_realised('web0-local', True, True)
-        points = [('rx', 'eth0', 'ip proto 47'), (None, MIRROR_TAP, 'icmp')]
+        points = [(None, MIRROR_TAP, 'icmp')]
         if self.current_ovn:
             self.lab.wait_mirror_realised('web0-ovn-local', True, True)
             points.append((None, OVN_LOCAL_PORT, 'icmp'))
         flows = [('web-0', 'web-1'), ('web-0', 'db-0'), ('web-1', 'db-0')]
         for source, target in flows:            # warm up tunnel neighbours and flows
-            self.lab.ping(source, PODS[target][2], count=1)
+            self.ping(source, target, count=1)
         count = 5
 
         def traffic():
             for source, target in flows:
-                self.say('ping -c %d %s -> %s' % (count, source, target))
-                self.lab.ping(source, PODS[target][2], count=count)
-        captured = self.lab.captures(points, traffic, seconds=6, count=500)
-        self.summary(captured[0][1], captured[1][0],
-                     captured[2][0] if self.current_ovn else None)
+                self.say('$ kubectl exec %s -- ping -c %d %s   (%s)'
+                         % (source, count, PODS[target][2], target))
+                self.ping(source, target, count=count)
+        captured = []
+        remote_pcap = self.node.capture(
+            'mirror-receiver', 'net1', lambda: captured.extend(
+                self.lab.captures(points, traffic, seconds=8, count=500)),
+            seconds=12, count=500)
+        self.summary(remote_pcap, captured[0][0], captured[1][0] if self.current_ovn else None)
 
         self.step('Second converge of the same playbooks and inventory')
         second = self.converge_all()
@@ -193,6 +214,11 @@ class Demo:
         self.say('pods left in default: %s' % (
             [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
 
+    def ping(self, source, target, count):
+        """A bounded ping from one lab pod to another, through kubectl exec."""
+        return self.node.kubectl('exec', source, '--', 'ping', '-c', str(count), '-i', '0.2',
+                                 '-W', '1', PODS[target][2], check=False)
+
     def summary(self, remote_pcap, local_lines, ovn_local_lines=None):
         """Which pod, which direction, how many packets, per mirror."""
         mirrors = self.lab.nbctl('--format=csv', '--data=bare', '--no-headings',
@@ -206,7 +232,8 @@ class Demo:
             counts[(copy['tunnel'], copy['key'], copy['src'], copy['dst'],
                     ICMP_TYPES.get(copy['icmp_type'], 'protocol %d' % copy['protocol']))] += 1
         print()
-        self.say('What the receiver (%s) got, by mirror:' % SINK_IP)
+        self.say('What tcpdump inside pod mirror-receiver captured on net1 (%s), by mirror:'
+                 % SINK_IP)
         if not counts:
             raise SystemExit('the receiver got no mirrored packets')
         for (tunnel, key, src, dst, what), number in sorted(counts.items()):
@@ -239,6 +266,8 @@ class Demo:
 
     def stop(self):
         self.step('Stop everything')
+        if self.node is not None:
+            self.node.stop()
         if self.standin is not None:
             self.standin.stop()
         if self.lab is not None:

@@ -1,18 +1,22 @@
 """A real Kubernetes node for the test cluster: containerd + kubelet (and kube-scheduler), with
 the lab's CNI plugin (lab/cni.py) wiring pods onto the OVN lab's br-int.
 
-Everything lives in one work directory (`.../kubeovn-lab-node`): containerd's config, root,
-state and socket, the kubelet's root directory and certificates, the CNI configuration. The
-machine's own containerd or kubelet, if any, is not touched. Every daemon is started and
-stopped by its pid; stopping first deletes the node's pods and waits for the kubelet to tear
-their sandboxes down (CNI DEL), then kills what a crashed run may have left (shims whose
-command line names a node work directory) and unmounts what is left under the directory.
+Everything lives in one work directory (`.../kubeovn-lab-node`): containerd's config, root
+and state, the kubelet's certificates, the CNI configuration; containerd's sockets and the
+kubelet's root directory (which holds sockets too) are in a short directory under
+/run/kubeovn-lab-node/, as unix socket paths are limited to 108 bytes. The machine's own
+containerd or kubelet, if any, is not touched. Every daemon is started and stopped by its pid;
+stopping first deletes the node's pods and waits for the kubelet to stop their sandboxes (CNI
+DEL), then kills what a crashed run may have left (processes whose command line names a node
+directory) and unmounts what is left under those directories.
 
-The node's address is on a link the node makes (`kmlnode0`, one end of a veth pair, 192.0.2.66/32, a
-documentation address; the kubelet refuses a loopback node IP); the apiserver reaches the
-kubelet there for `kubectl exec` and logs, with a client certificate the kubelet trusts.
+The node's address is on a link the node makes (`kmlnode0`, one end of a veth pair,
+192.0.2.66/32, a documentation address; the kubelet refuses a loopback node IP); the
+apiserver reaches the kubelet there for `kubectl exec` and logs, with a client certificate the
+kubelet trusts.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -49,7 +53,11 @@ class Node:
         self.dir = os.path.join(os.path.abspath(str(workdir)), MARKER)
         self.plane, self.lab, self.pki = plane, lab, pki
         self.procs = {}
-        self.socket = self.path('containerd.sock')
+        # Unix socket paths are limited to 108 bytes; a test's work directory can be longer:
+        # containerd's sockets and the kubelet's root directory are in a short one.
+        self.sockdir = os.path.join('/run', MARKER,
+                                    hashlib.sha256(self.dir.encode()).hexdigest()[:8])
+        self.socket = os.path.join(self.sockdir, 'containerd.sock')
 
     def path(self, *names):
         return os.path.join(self.dir, *names)
@@ -64,6 +72,7 @@ class Node:
         started = time.monotonic()
         self.stop_leftovers()
         os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.sockdir, exist_ok=True)
         try:
             archives = images.build_all()
             bins = kube_binaries()
@@ -160,7 +169,9 @@ class Node:
                 'resolvConf': '', 'serializeImagePulls': False}, handle)
         self._spawn('kubelet', [
             binary, '--config=' + config, '--kubeconfig=' + kubeconfig,
-            '--root-dir=' + self.path('kubelet'), '--cert-dir=' + self.path('kubelet-pki'),
+            # in the short directory too: the kubelet's plugin sockets live under its root
+            '--root-dir=' + os.path.join(self.sockdir, 'kubelet'),
+            '--cert-dir=' + self.path('kubelet-pki'),
             '--container-runtime=remote',
             '--container-runtime-endpoint=unix://' + self.socket,
             '--hostname-override=' + NODE_NAME, '--node-ip=' + NODE_IP,
@@ -215,6 +226,16 @@ class Node:
         """kubectl (v1.20.2, built with the apiserver) against the test cluster."""
         return run(os.path.join(self.bindir, 'kubectl'), '--kubeconfig=' + self.plane.kubeconfig,
                    *args, check=check, timeout=timeout)
+
+    def wait_running(self, name, namespace='default', timeout=120):
+        """The pod once it is Running."""
+        core = self.core
+
+        def running():
+            pod = core.read_namespaced_pod(name, namespace)
+            return pod if pod.status.phase == 'Running' else None
+        wait_until(running, timeout, 'pod %s/%s Running' % (namespace, name), interval=0.5)
+        return core.read_namespaced_pod(name, namespace)
 
     def capture(self, pod, interface, action, bpf='ip proto 47', seconds=6, count=200,
                 namespace='default', pcap=None):
@@ -287,6 +308,7 @@ class Node:
             run('umount', '-l', mount, check=False)
         run('ip', 'link', 'del', NODE_LINK, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
 
 
 def node_pki(workdir):

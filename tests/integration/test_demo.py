@@ -8,8 +8,9 @@ import sys
 from lab.ansible import REPO
 from lab.ovn_versions import CURRENT_VERSION
 
-# What the receiver and the two local mirror ports must have seen.
-EXPECTED = ['x echo request web-0 -> web-1  (filter both)',
+# What the receiver pod and the two local mirror ports must have seen.
+EXPECTED = ['What tcpdump inside pod mirror-receiver captured on net1',
+            'x echo request web-0 -> web-1  (filter both)',
             'x echo reply web-1 -> web-0  (filter both)',
             'x echo request web-0 -> db-0  (received by db-0)',
             'What OVS copied to kmlmirror0 (OVS mirror web0-local, both directions)',
