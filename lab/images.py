@@ -2,8 +2,9 @@
 
 - `lab.local/pause:3.2`: the pause program of the Kubernetes source the binaries are built
   from (build/pause/linux/pause.c, kept by lab/kube/build-kube.sh), linked statically.
-- `lab.local/tools:1`: a Debian bookworm minbase root with iproute2, tcpdump, ping and
-  python3 (the receiver pod, Ansible's modules run inside it through kubectl exec).
+- `lab.local/tools:2`: a Debian bookworm minbase root with iproute2, tcpdump, ping, python3
+  and python3-openvswitch: the receiver pod and the lab's pods, and the stand-in for Kube-OVN's
+  `ovs-ovn` pod (Ansible's modules run inside them through kubectl exec).
 
 Each is written once as an OCI image archive under ~/.cache/kubeovn-mirror/images and imported
 into the node's containerd at every start (`ctr images import`); pods use them with
@@ -24,8 +25,9 @@ CACHE = os.environ.get('KUBEOVN_MIRROR_CACHE', os.path.expanduser('~/.cache/kube
 IMAGES = os.path.join(CACHE, 'images')
 KUBE_BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kube', 'build-kube.sh')
 PAUSE_IMAGE = 'lab.local/pause:3.2'
-TOOLS_IMAGE = 'lab.local/tools:1'
-TOOLS_PACKAGES = ('iproute2', 'tcpdump', 'iputils-ping', 'python3', 'procps')
+TOOLS_IMAGE = 'lab.local/tools:2'
+TOOLS_PACKAGES = ('iproute2', 'tcpdump', 'iputils-ping', 'python3', 'procps',
+                  'python3-openvswitch')
 # Left out of the tools layer: package caches and documentation nobody in a pod reads.
 TOOLS_EXCLUDES = ('./var/cache/apt/archives', './var/lib/apt/lists', './usr/share/doc',
                   './usr/share/man', './usr/share/locale', './usr/share/info', './dev')
@@ -105,9 +107,12 @@ def build_tools():
         root = os.path.join(work, 'root')
         print('>> debootstrap bookworm minbase with %s for %s'
               % (', '.join(TOOLS_PACKAGES), TOOLS_IMAGE), file=sys.stderr)
-        subprocess.run(['debootstrap', '--variant=minbase', '--include=' + ','.join(
+        proc = subprocess.run(['debootstrap', '--variant=minbase', '--include=' + ','.join(
             TOOLS_PACKAGES), 'bookworm', root, 'http://deb.debian.org/debian'],
-            check=True, stdout=sys.stderr, timeout=1800)
+            capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError('debootstrap failed (status %d):\n%s' % (
+                proc.returncode, '\n'.join((proc.stdout + proc.stderr).splitlines()[-20:])))
         excludes = ['--exclude=' + pattern + '/*' for pattern in TOOLS_EXCLUDES]
         subprocess.run(['tar', '-C', root, '--numeric-owner'] + excludes +
                        ['-cf', os.path.join(work, 'layer.tar'), '.'], check=True)

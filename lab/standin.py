@@ -221,7 +221,8 @@ class ClusterStandIn:
     def _pods_addressed(self):
         """Kube-OVN's controller for pods a real node runs: address, LSP, IP resource."""
         pods = [pod for pod in self.core.list_pod_for_all_namespaces().items
-                if pod.spec.node_name and pod.metadata.deletion_timestamp is None]
+                if pod.spec.node_name and pod.metadata.deletion_timestamp is None
+                and not pod.spec.host_network]
         taken = set(LAB_ADDRESSES)
         for pod in pods:
             address = (pod.metadata.annotations or {}).get(DEFAULT_PREFIX + 'ip_address')

@@ -3,7 +3,9 @@ OVN lab by lab/cni.py, Kube-OVN's controller played by the stand-in (lab/standin
 
 The remote-mirror playbook runs against real pods: the lab's pods web-0 / web-1 / db-0 and the
 receiver are containers of the tools image; the mirrored copies are captured inside the
-receiver pod with tcpdump through `kubectl exec`.
+receiver pod with tcpdump through `kubectl exec`. The tests of this module share the node and
+run in order: the mirrors the second one converges are used by the next two, and the last one
+tears them down.
 """
 
 import json
@@ -18,6 +20,7 @@ from lab.ansible import REPO, run_collection_playbook
 from lab.daemons import wait_until
 from lab.kube import ControlPlane
 from lab.node import NODE_NAME, NODE_USER, SCHEDULER_USER, Node, node_pki
+from lab.kube_ovn import bridge_state, kube_ovn_cni_start, undo_kube_ovn_cni
 from lab.ovn import PODS, SINK_IP, SINK_MAC, Lab, decode_mirrored
 from lab.standin import ClusterStandIn, create_lab_pods
 
@@ -210,6 +213,71 @@ def test_remote_mirror_copies_are_captured_inside_the_receiver_pod(lab_pods, tmp
     again = real.play('playbooks/remote_mirror.yml', var_files=[variables])
     assert again.changed == 0 and again.failures == [], again.failures
     # Left in place for the next test, which tears both down.
+
+
+def gre_copies(real, key=99):
+    """The GRE copies (key 99) of web-0's echo requests to web-1, captured in the receiver."""
+    pcap = real.node.capture('mirror-receiver', 'net1', lambda: real.node.kubectl(
+        'exec', 'web-0', '--', 'ping', '-c', '3', '-i', '0.2', '-W', '1', PODS['web-1'][2],
+        check=False))
+    return [c for c in decode_mirrored(pcap) if c['tunnel'] == 'gre' and c['key'] == key
+            and c['icmp_type'] == 8 and c['src'] == PODS['web-0'][2]]
+
+
+def ovs_ovn_pod(real):
+    """kube-system's ovs-ovn pod as Kube-OVN's DaemonSet makes it on a node (label app=ovs,
+    container openvswitch, host network, the node's /run/openvswitch mounted), with the lab's
+    run directory as the node's /run/openvswitch and the tools image (python3-openvswitch)."""
+    from kubernetes.client.exceptions import ApiException
+    try:
+        real.core.create_namespaced_service_account('kube-system',
+                                                    {'metadata': {'name': 'default'}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    real.core.create_namespaced_pod('kube-system', {
+        'metadata': {'name': 'ovs-ovn-lab', 'labels': {'app': 'ovs', 'component': 'network'}},
+        'spec': {'hostNetwork': True, 'terminationGracePeriodSeconds': 1,
+                 'automountServiceAccountToken': False,
+                 'containers': [{'name': 'openvswitch', 'image': images.TOOLS_IMAGE,
+                                 'imagePullPolicy': 'Never', 'command': ['sleep', 'infinity'],
+                                 'volumeMounts': [{'name': 'host-run-ovs',
+                                                   'mountPath': '/run/openvswitch'}]}],
+                 'volumes': [{'name': 'host-run-ovs',
+                              'hostPath': {'path': real.lab.rundir}}]}})
+    return real.node.wait_running('ovs-ovn-lab', 'kube-system')
+
+
+def test_repair_runs_in_the_nodes_ovs_ovn_pod_and_copies_resume(lab_pods, tmp_path):
+    """kube-ovn-cni's InitMirror (verbatim) wipes the node's mirrors; playbooks/repair.yml
+    reaches the node's OVS through its ovs-ovn pod (kubectl exec, python-ovs in the pod) and
+    the copies arrive in the receiver pod again."""
+    real = lab_pods
+    converge = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
+    assert converge.failures == [], converge.failures
+    ovs_ovn_pod(real)
+    try:
+        real.lab.wait_tunnel('web0-egress')
+        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+        assert len(gre_copies(real)) >= 3
+
+        kube_ovn_cni_start(real.lab)
+        assert 'web0-egress' not in bridge_state(real.lab)[1]
+        real.lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
+        assert gre_copies(real) == []
+
+        repair = real.play('playbooks/repair.yml')
+        assert repair.failures == [], repair.failures
+        health = repair.result('Check, and repair, the mirrors on each node')['results']
+        # Both remote mirrors of the previous test lost their OVS mirror: both repaired.
+        assert [(r['item'], sorted(r['removed'])) for r in health] == [
+            ('ovs-ovn@' + NODE_NAME, ['ovn-db-ingress-x', 'ovn-web0-egress'])], health
+        real.lab.wait_tunnel('web0-egress')
+        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+        assert len(gre_copies(real)) >= 3
+    finally:
+        undo_kube_ovn_cni(real.lab)
+        real.core.delete_namespaced_pod('ovs-ovn-lab', 'kube-system', grace_period_seconds=0)
 
 
 def kernel_refuses_gretap(real):
