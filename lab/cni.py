@@ -81,15 +81,15 @@ class Plugin:
     # ---- helpers ------------------------------------------------------------------------
     def run(self, *cmd, check=True):
         self.log('$ ' + ' '.join(cmd))
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60,
+                              check=False)
         if check and proc.returncode != 0:
             raise CniError('%s failed: %s' % (' '.join(cmd), proc.stderr.strip()))
         return proc.stdout.strip()
 
     def vsctl(self, *args, check=True):
-        return self.run(*(self.conf['ovs_vsctl'] + ['--db=' + self.conf['ovs_db'],
-                                                     '--timeout=20'] + list(args)),
-                        check=check)
+        command = self.conf['ovs_vsctl'] + ['--db=' + self.conf['ovs_db'], '--timeout=20']
+        return self.run(*(command + list(args)), check=check)
 
     @property
     def core(self):

@@ -109,7 +109,7 @@ def build_tools():
               % (', '.join(TOOLS_PACKAGES), TOOLS_IMAGE), file=sys.stderr)
         proc = subprocess.run(['debootstrap', '--variant=minbase', '--include=' + ','.join(
             TOOLS_PACKAGES), 'bookworm', root, 'http://deb.debian.org/debian'],
-            capture_output=True, text=True, timeout=1800)
+            capture_output=True, text=True, timeout=1800, check=False)
         if proc.returncode != 0:
             raise RuntimeError('debootstrap failed (status %d):\n%s' % (
                 proc.returncode, '\n'.join((proc.stdout + proc.stderr).splitlines()[-20:])))

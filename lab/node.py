@@ -29,6 +29,7 @@ import yaml
 from lab import images
 from lab.daemons import DaemonError, Pki, reserve_ports, spawn, stop_processes, wait_until
 from lab.kube import kube_binaries, write_kubeconfig
+from lab.ovn import run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = 'kubeovn-lab-node'          # every node work directory ends with this
@@ -40,11 +41,6 @@ DAEMONS = ('containerd', 'kubelet', 'kube-scheduler', 'containerd-shim-runc-v2')
 POD_MTU = 1400                       # Kube-OVN's default on a geneve overlay
 
 
-def run(*cmd, check=True, timeout=120):
-    return subprocess.run(list(cmd), check=check, capture_output=True, text=True,
-                          timeout=timeout).stdout.strip()
-
-
 class Node:
     """`plane`: a lab.kube.ControlPlane started with `node_pki(...)`'s arguments and
     NODE_USER / SCHEDULER_USER among its users; `lab`: the started lab.ovn.Lab."""
@@ -53,6 +49,7 @@ class Node:
         self.dir = os.path.join(os.path.abspath(str(workdir)), MARKER)
         self.plane, self.lab, self.pki = plane, lab, pki
         self.procs = {}
+        self._core = None
         # Unix socket paths are limited to 108 bytes; a test's work directory can be longer:
         # containerd's sockets and the kubelet's root directory are in a short one.
         self.sockdir = os.path.join('/run', MARKER,
@@ -218,8 +215,10 @@ class Node:
 
     @property
     def core(self):
-        from kubernetes import client, config
-        return client.CoreV1Api(config.new_client_from_config(self.plane.kubeconfig))
+        if self._core is None:
+            from kubernetes import client, config
+            self._core = client.CoreV1Api(config.new_client_from_config(self.plane.kubeconfig))
+        return self._core
 
     # ---- use ----------------------------------------------------------------------------
     def kubectl(self, *args, check=True, timeout=60):
@@ -266,8 +265,8 @@ class Node:
                 self._drain(timeout)
             except Exception as exc:  # noqa: BLE001 - the daemons are stopped regardless
                 print('node: pods not drained: %r' % exc, file=sys.stderr)
-        stop_processes([self.procs.pop(name) for name in ('kube-scheduler', 'kubelet',
-                                                           'containerd') if name in self.procs])
+        names = ('kube-scheduler', 'kubelet', 'containerd')
+        stop_processes([self.procs.pop(name) for name in names if name in self.procs])
         self.stop_leftovers()
 
     def _drain(self, timeout):

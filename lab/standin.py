@@ -1,4 +1,4 @@
-"""What the kubelet and Kube-OVN's controller would do, for a control plane that has neither.
+"""What Kube-OVN's controller (and, without a node, the kubelet) would do for the test cluster.
 
 The test apiserver runs no Kube-OVN, and without a node (lab/node.py) no kubelet or
 scheduler. `ClusterStandIn` plays their part in a background thread, so the roles' waits
@@ -18,6 +18,8 @@ seconds at the latest. Its status writes are valid against Kube-OVN v1.14's stat
 (lab/kube/crds.yaml).
 """
 
+import hashlib
+import ipaddress
 import threading
 import time
 
@@ -211,9 +213,10 @@ class ClusterStandIn:
         """The next free address after the last one handed out: a recreated pod does not
         get its predecessor's address, which its peers' ARP caches still map to the old MAC
         (kube-ovn-cni announces the new one with a gratuitous ARP; this lab's CNI does not)."""
-        for step in range(150):
+        subnet = ipaddress.ip_network(LAB_CIDR)
+        for dummy in range(150):
             self.next_host = 100 + (self.next_host - 100 + 1) % 150
-            address = '10.66.0.%d' % self.next_host
+            address = str(subnet[self.next_host])
             if address not in taken:
                 return address
         raise RuntimeError('the lab subnet %s has no free address left' % LAB_CIDR)
@@ -246,7 +249,6 @@ class ClusterStandIn:
             self.node.nbctl(
                 '--may-exist', 'lsp-add', LAB_SWITCH, lsp, '--',
                 'lsp-set-addresses', lsp, '%s %s' % (mac, address), '--',
-                'lsp-set-port-security', lsp, '%s %s' % (mac, address), '--',
                 'set', 'Logical_Switch_Port', lsp,
                 'external_ids:pod=%s/%s' % (pod.metadata.namespace, pod.metadata.name),
                 'external_ids:vendor=kube-ovn', 'external_ids:ls=' + LAB_SWITCH)
@@ -268,7 +270,6 @@ DEFAULT_PREFIX = 'ovn.kubernetes.io/'
 
 def _mac(*names):
     """A locally administered MAC derived from the pod (stable for one pod object)."""
-    import hashlib
     digest = hashlib.sha256('/'.join(names).encode()).digest()
     return '02:00:' + ':'.join('%02x' % byte for byte in digest[:4])
 

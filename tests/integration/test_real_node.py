@@ -10,6 +10,7 @@ tears them down.
 
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -160,6 +161,12 @@ def lab_pods(real):
     return real
 
 
+# The second remote mirror: db-0's incoming traffic as ERSPAN, session index 7.
+ERSPAN_VARS = dict(remote_mirror_name='db-ingress-x', remote_mirror_type='erspan',
+                   remote_mirror_index=7, remote_mirror_filter='to-lport',
+                   remote_mirror_pods=[{'name': 'db-0', 'namespace': 'default'}])
+
+
 def remote_vars(tmp_path, name='remote_mirror', **overrides):
     """The demo's remote-mirror variables with the tools image as the receiver's."""
     with open(REMOTE_VARS) as handle:
@@ -194,10 +201,7 @@ def test_remote_mirror_copies_are_captured_inside_the_receiver_pod(lab_pods, tmp
     assert not [c for c in copies if c['icmp_type'] == 0], copies
 
     # ERSPAN, the other direction: db-0's incoming traffic, session index 7.
-    erspan_vars = remote_vars(
-        tmp_path, 'erspan', remote_mirror_name='db-ingress-x', remote_mirror_type='erspan',
-        remote_mirror_index=7, remote_mirror_filter='to-lport',
-        remote_mirror_pods=[{'name': 'db-0', 'namespace': 'default'}])
+    erspan_vars = remote_vars(tmp_path, 'erspan', **ERSPAN_VARS)
     erspan = real.play('playbooks/remote_mirror.yml', var_files=[erspan_vars])
     assert erspan.failures == [], erspan.failures
     real.lab.wait_tunnel('db-ingress-x')
@@ -213,6 +217,67 @@ def test_remote_mirror_copies_are_captured_inside_the_receiver_pod(lab_pods, tmp
     again = real.play('playbooks/remote_mirror.yml', var_files=[variables])
     assert again.changed == 0 and again.failures == [], again.failures
     # Left in place for the next test, which tears both down.
+
+
+def run_with_traffic(real, playbook, traffic, **options):
+    """`playbook` in a thread; once tcpdump runs in the receiver pod, `traffic()`."""
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(run=real.play(playbook, **options)))
+    thread.start()
+    try:
+        wait_until(lambda: real.node.kubectl('exec', 'mirror-receiver', '--', 'pgrep', '-x',
+                                             'tcpdump', check=False), 60,
+                   'tcpdump running in the receiver pod', interval=0.3)
+        traffic()
+    finally:
+        thread.join(300)
+    return outcome['run']
+
+
+def test_capture_role_reports_each_mirrors_copies_and_names_a_silent_one(lab_pods, tmp_path):
+    """playbooks/capture.yml while the test pings: per-mirror counts equal the pings sent in
+    each mirrored direction; a mirror with no port fails expect_packets by its name."""
+    real = lab_pods
+    for variables in (remote_vars(tmp_path), remote_vars(tmp_path, 'erspan', **ERSPAN_VARS)):
+        converge = real.play('playbooks/remote_mirror.yml', var_files=[variables])
+        assert converge.failures == [], converge.failures
+    real.lab.nbctl('mirror-add', 'idle-x', 'gre', '42', 'from-lport', SINK_IP)
+    try:
+        for name, src, dst in (('web0-egress', True, False), ('db-ingress-x', False, True)):
+            real.lab.wait_tunnel(name)
+            real.lab.wait_mirror_realised(name, src=src, dst=dst)
+        for source, target in (('web-0', 'web-1'), ('web-1', 'db-0')):   # neighbours warm
+            real.lab.ping(source, PODS[target][2], count=1)
+
+        def traffic():
+            for source, target in (('web-0', 'web-1'), ('web-1', 'db-0')):
+                real.node.kubectl('exec', source, '--', 'ping', '-c', '4', '-i', '0.2', '-W',
+                                  '1', PODS[target][2])
+        run = run_with_traffic(real, 'playbooks/capture.yml', traffic, extra_vars={
+            'mirror_capture_duration': 8, 'mirror_capture_dest': str(tmp_path / 'captures'),
+            'mirror_capture_expect_packets': ['web0-egress', 'db-ingress-x']})
+        assert run.failures == [], run.failures
+        report = run.result('Report the capture per mirror')
+        assert os.path.getsize(report['path']) > 24 and report['truncated'] is False
+        by_name = dict((m['name'], m) for m in report['mirrors'])
+        icmp = dict((name, [(c['src'], c['dst'], c['packets'])
+                            for c in by_name[name]['conversations'] if c['protocol'] == 'icmp'])
+                    for name in ('web0-egress', 'db-ingress-x'))
+        assert icmp == {'web0-egress': [(PODS['web-0'][2], PODS['web-1'][2], 4)],
+                        'db-ingress-x': [(PODS['web-1'][2], PODS['db-0'][2], 4)]}, report
+        assert (by_name['web0-egress']['type'], by_name['web0-egress']['index']) == ('gre', 99)
+        assert (by_name['db-ingress-x']['type'], by_name['db-ingress-x']['index']) == (
+            'erspan', 7)
+        assert by_name['idle-x']['packets'] == 0
+
+        silent = run_with_traffic(real, 'playbooks/capture.yml', traffic, extra_vars={
+            'mirror_capture_duration': 4, 'mirror_capture_dest': str(tmp_path / 'captures'),
+            'mirror_capture_expect_packets': ['web0-egress', 'idle-x']})
+        failed = silent.result('Report the capture per mirror')
+        assert failed.get('failed') and 'no packets from mirror idle-x in the capture' in \
+            failed['msg'], failed
+    finally:
+        real.lab.nbctl('mirror-del', 'idle-x')
 
 
 def gre_copies(real, key=99):
