@@ -108,6 +108,19 @@ def stop_processes(processes, timeout=10):
             proc.wait(5)
 
 
+def command_lines():
+    """(pid, argv) of every process this machine shows in /proc."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                argv = handle.read().decode(errors='replace').split('\0')
+        except OSError:
+            continue
+        yield int(entry), argv
+
+
 def spawn(cmd, output_path, env=None):
     """Popen with stdout and stderr appended to `output_path` (shown by DaemonError)."""
     with open(output_path, 'a') as output:

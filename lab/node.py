@@ -27,7 +27,8 @@ import time
 import yaml
 
 from lab import images
-from lab.daemons import DaemonError, Pki, reserve_ports, spawn, stop_processes, wait_until
+from lab.daemons import (DaemonError, Pki, command_lines, reserve_ports, spawn, stop_processes,
+                         wait_until)
 from lab.kube import kube_binaries, write_kubeconfig
 from lab.ovn import run
 
@@ -284,16 +285,9 @@ class Node:
     def stop_leftovers(self):
         """Processes of any node work directory (this run's or a crashed one's), their
         mounts, and the node's link."""
-        pids = []
-        for entry in os.listdir('/proc'):
-            try:
-                with open('/proc/%s/cmdline' % entry, 'rb') as handle:
-                    argv = handle.read().decode(errors='replace').split('\0')
-            except (OSError, ValueError):
-                continue
-            if os.path.basename(argv[0]) in DAEMONS and any(
-                    '/%s/' % MARKER in arg or arg.endswith('/' + MARKER) for arg in argv):
-                pids.append(int(entry))
+        pids = [pid for pid, argv in command_lines()
+                if os.path.basename(argv[0]) in DAEMONS and any(
+                    '/%s/' % MARKER in arg or arg.endswith('/' + MARKER) for arg in argv)]
         for pid in pids:
             try:
                 os.kill(pid, 9)

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from lab.daemons import DaemonError, spawn, stop_processes, wait_for_daemon, wait_until
+from lab.daemons import (DaemonError, command_lines, spawn, stop_processes, wait_for_daemon,
+                         wait_until)
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS, ovn
 
 PREFIX = 'kml'                      # every netns / link name made here starts with this
@@ -327,12 +328,7 @@ def other_labs(rundir):
     A lab is recognised by its ovs-vswitchd (`--pidfile=DIR/ovs-vswitchd.pid`; nothing else
     here runs one), its daemons by a `--pidfile=` in the same DIR."""
     by_dir, labs = {}, set()
-    for entry in os.listdir('/proc'):
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
-                argv = handle.read().decode(errors='replace').split('\0')
-        except (OSError, ValueError):
-            continue
+    for pid, argv in command_lines():
         # argv[0], or the binary a version's loader runs (lab/ovn_versions.py)
         names = [os.path.basename(arg) for arg in argv[:4]]
         daemon = next((name for name in names if name in LAB_DAEMONS), None)
@@ -341,7 +337,7 @@ def other_labs(rundir):
         for arg in argv[1:]:
             if arg.startswith('--pidfile='):
                 directory = os.path.dirname(os.path.abspath(arg[len('--pidfile='):]))
-                by_dir.setdefault(directory, set()).add(int(entry))
+                by_dir.setdefault(directory, set()).add(pid)
                 if daemon == 'ovs-vswitchd':
                     labs.add(directory)
     labs.discard(os.path.abspath(rundir))

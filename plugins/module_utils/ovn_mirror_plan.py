@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovn_nb, ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     GRE_KEY_MAX, check_external_ids, check_name, check_text, pod_lsp_names, string_map, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
@@ -34,6 +34,7 @@ def check_mirror_params(params):
     """ovn_mirror's input, before connecting; ValueError names the offending value."""
     check_name('mirror', params['name'])
     check_external_ids(params.get('external_ids'))
+    expiry.check_expires(params.get('expires'))
 
 
 def check_attachment_params(params):
@@ -85,6 +86,11 @@ def desired_mirror(params, current, support):
     if params.get('external_ids') is not None:
         desired['external_ids'] = string_map(params['external_ids'])
     desired.setdefault('external_ids', {})
+    # The expiry is `expires`'s: kept when external_ids replaces the map without naming it.
+    if params.get('expires') is not None or expiry.EXPIRES_KEY not in desired['external_ids']:
+        desired['external_ids'] = expiry.apply_expiry(
+            desired['external_ids'], params.get('expires'),
+            (current or {}).get('external_ids'))
 
     mirror_type = desired.get('type')
     needed = ['type', 'filter', 'sink'] + (['index'] if mirror_type in IP_SINK_TYPES else [])

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
     OWNER_KEY, check_external_ids, check_name, pod_lsp_names, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan import (
@@ -33,6 +33,10 @@ def check_params(params):
             raise ValueError('mirror %r is declared more than once' % item['name'])
         seen.add(item['name'])
         check_external_ids(item.get('external_ids'))
+        try:
+            expiry.check_expires(item.get('expires'))
+        except ValueError as exc:
+            raise ValueError('mirror %r: %s' % (item['name'], exc))
         for name in pod_lsp_names(item.get('pods')) + list(item.get('ports') or []):
             check_name('logical switch port', name)
 
@@ -49,8 +53,10 @@ def plan_mirror_set(mirrors, owner, purge, support):
     """A planner converging the NB to a declared list of mirrors, as one transaction.
 
     Each mirror with state=present gets exactly its declared settings, the owner marker
-    in external_ids and exactly its declared ports. state=absent deletes it. With `purge`,
-    mirrors marked with this owner but not declared are deleted; nothing else is touched.
+    in external_ids and exactly its declared ports. state=absent deletes it. A declared
+    mirror whose expiry has passed is deleted (and one whose `expires` timestamp has passed
+    is not created again): outcome['expired']. With `purge`, mirrors marked with this owner
+    but not declared are deleted; nothing else is touched.
     Missing ports fail the whole run naming every one of them, writing nothing.
     """
     def planner(api):
@@ -58,14 +64,19 @@ def plan_mirror_set(mirrors, owner, purge, support):
         attached = ports_by_mirror(api)
         commands, missing = [], []
         before, after = {}, {}
-        created, updated, deleted = [], [], []
+        created, updated, deleted, expired = [], [], [], []
         for item in mirrors:
             name = item['name']
             row = find_row(api, 'Mirror', name)
             current = mirror_record(row, attached.get(row.uuid, [])) if row is not None else {}
             if current:
                 before[name] = current
-            if item.get('state', 'present') == 'absent':
+            gone = item.get('state', 'present') == 'present' and (
+                expiry.time_left(current.get('external_ids'))['expired']
+                or expiry.has_passed(item.get('expires')))
+            if gone:
+                expired.append(name)
+            if item.get('state', 'present') == 'absent' or gone:
                 if row is not None:
                     commands += [ovsdb.verify_command(api, [(row, 'name')]),
                                  api.db_destroy('Mirror', row.uuid)]
@@ -106,7 +117,7 @@ def plan_mirror_set(mirrors, owner, purge, support):
             raise LookupError('nothing was changed because these do not exist: %s'
                               % ', '.join(missing))
         outcome = dict(changed=bool(commands), created=created, updated=updated,
-                       deleted=sorted(deleted),
+                       deleted=sorted(deleted), expired=sorted(expired),
                        before=[before[name] for name in sorted(before)],
                        after=[after[name] for name in sorted(after)])
         return outcome, commands

@@ -63,9 +63,22 @@ options:
     type: str
   external_ids:
     description:
-      - The mirror's C(external_ids) map. When given it replaces the whole map; left out,
-        the map is not touched.
+      - The mirror's C(external_ids) map. When given it replaces the whole map (except the
+        expiry, which O(expires) manages); left out, the map is not touched.
     type: dict
+  expires:
+    description:
+      - When the mirror stops being wanted, stored as a UTC timestamp in C(external_ids)
+        (key C(kubeovn.mirror/expires)) and shown by M(kubeovn.mirror.ovn_mirror_info) with the
+        time left. C(playbooks/expire.yml) (and the C(kubeovn.mirror.mirrors) role) delete
+        mirrors of this collection whose time has passed.
+      - A duration (C(90s), C(30m), C(2h), C(1d), C(1w), or combined as C(1h30m)) counts from the
+        run that first sets it; later runs with a duration keep the stored time, so a re-run
+        neither changes nor extends it. An ISO 8601 timestamp (C(2026-12-31T18:00:00Z); no
+        offset means UTC) sets it exactly and must lie in the future unless it is the stored
+        one. C(never) removes it. Left out, the stored expiry is kept.
+      - OVN itself ignores it; nothing expires until something deletes the mirror.
+    type: str
   state:
     description:
       - C(present) creates or updates the mirror; C(absent) deletes it, which also
@@ -171,6 +184,7 @@ def main():
             filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
             sink=dict(type='str'),
             external_ids=dict(type='dict'),
+            expires=dict(type='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
         ),
         supports_check_mode=True,

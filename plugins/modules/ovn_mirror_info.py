@@ -40,18 +40,36 @@ EXAMPLES = r'''
 
 RETURN = r'''
 mirrors:
-  description: Mirrors, sorted by name, in the same form as M(kubeovn.mirror.ovn_mirror) returns.
+  description:
+    - Mirrors, sorted by name, in the same form as M(kubeovn.mirror.ovn_mirror) returns, with
+      the expiry set by O(kubeovn.mirror.ovn_mirror#module:expires) and the time left.
   returned: always
   type: list
   elements: dict
+  contains:
+    expires:
+      description: When the mirror expires (UTC), or null.
+      type: str
+      sample: '2026-12-31T18:00:00Z'
+    expires_in:
+      description: Seconds left until then (negative once passed), or null.
+      type: int
+      sample: 7190
+    expired:
+      description: Whether the expiry has passed.
+      type: bool
+      sample: false
   sample:
     - name: mirror1
       type: gre
       index: 99
       filter: from-lport
       sink: 172.19.0.21
-      external_ids: {}
+      external_ids: {kubeovn.mirror/expires: '2026-12-31T18:00:00Z'}
       ports: [coredns-787d4945fb-gpnkb.kube-system]
+      expires: '2026-12-31T18:00:00Z'
+      expires_in: 7190
+      expired: false
 supports:
   description: What the connected Northbound database accepts.
   returned: always
@@ -83,7 +101,7 @@ supports:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovn_nb, ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
 
 
@@ -99,6 +117,8 @@ def main():
     with session:
         mirrors = ovsdb.run_module_read(
             module, session, lambda api: ovn_nb.read_mirrors(api, name))
+    for mirror in mirrors:
+        mirror.update(expiry.time_left(mirror['external_ids']))
     module.exit_json(changed=False, mirrors=mirrors, supports=support.as_dict())
 
 

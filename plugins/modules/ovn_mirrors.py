@@ -63,6 +63,15 @@ options:
         description: Extra C(external_ids); the owner marker is added to them.
         type: dict
         default: {}
+      expires:
+        description:
+          - When this mirror expires, as O(kubeovn.mirror.ovn_mirror#module:expires) (a duration,
+            an ISO 8601 timestamp, or C(never)).
+          - A declared mirror whose expiry has passed is deleted, and one whose O(mirrors[].expires)
+            is a timestamp that has passed is not created again (both listed in RV(expired)).
+            A duration starts again once its mirror is gone, so a GitOps inventory should
+            give timestamps.
+        type: str
       ports:
         description: Logical switch ports to mirror. Together with O(mirrors[].pods), exactly
           these are attached; any other port is detached from this mirror.
@@ -160,8 +169,14 @@ updated:
   type: list
   elements: str
   sample: []
+expired:
+  description: Declared mirrors whose expiry has passed (deleted, or not created).
+  returned: always
+  type: list
+  elements: str
+  sample: [web0-debug]
 deleted:
-  description: Mirrors deleted (state=absent or purged).
+  description: Mirrors deleted (state=absent, expired or purged).
   returned: always
   type: list
   elements: str
@@ -207,6 +222,7 @@ MIRROR_OPTIONS = dict(
     filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
     sink=dict(type='str'),
     external_ids=dict(type='dict', default={}),
+    expires=dict(type='str'),
     ports=dict(type='list', elements='str', default=[]),
     pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
     selectors=dict(type='list', elements='dict', default=[],
@@ -252,6 +268,7 @@ def main():
     pending = outcome['pending']
     result = dict(changed=outcome['changed'], created=outcome['created'],
                   updated=outcome['updated'], deleted=outcome['deleted'],
+                  expired=outcome['expired'],
                   mirrors=outcome['after'], pending=pending,
                   selected=dict((name, [dict(pod, pending=pod['lsp'] in pending.get(name, []))
                                         for pod in pods]) for name, pods in matched.items()))
