@@ -14,16 +14,17 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
 
-from lab.ansible import REPO, ansible_env, playbook_command
+from lab.ansible import REPO, ansible_env, playbook_command, run_collection_playbook
+from lab.daemons import wait_until
 from lab import images
 from lab.kube import ControlPlane
 from lab.node import NODE_USER, SCHEDULER_USER, Node, node_pki
-from lab.ovn import (MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab,
-                     decode_mirrored)
+from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
 from lab.standin import ClusterStandIn, create_lab_pods
 
@@ -31,7 +32,6 @@ REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
-ICMP_TYPES = {0: 'echo reply', 8: 'echo request'}
 # On an OVN with filter `both` and type `local` (>= 23.06): the remote mirror carries both
 # directions, and an OVN local mirror delivers to this port of the node.
 OVN_LOCAL_PORT = PREFIX + 'mon0'
@@ -62,12 +62,9 @@ class Demo:
         cmd = playbook_command(playbook, **options)
         self.say('$ ansible-playbook %s' % ' '.join(
             os.path.relpath(arg, REPO) if arg.startswith(REPO) else arg for arg in cmd[1:]))
-        env = ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default',
-                           'ANSIBLE_DISPLAY_SKIPPED_HOSTS': '0',
-                           'K8S_AUTH_KUBECONFIG': self.plane.kubeconfig,
-                           'OVN_NB_DB': self.lab.nb,
-                           # kubectl for the receiver's link step (kubectl connection)
-                           'PATH': self.node.bindir + os.pathsep + os.environ['PATH']})
+        env = ansible_env(dict(self.cluster_env(),
+                               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default',
+                               ANSIBLE_DISPLAY_SKIPPED_HOSTS='0'))
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         totals = collections.Counter()
@@ -190,12 +187,29 @@ class Demo:
                 self.say('$ kubectl exec %s -- ping -c %d %s   (%s)'
                          % (source, count, PODS[target][2], target))
                 self.ping(source, target, count=count)
-        captured = []
-        remote_pcap = self.node.capture(
-            'mirror-receiver', 'net1', lambda: captured.extend(
-                self.lab.captures(points, traffic, seconds=8, count=500)),
-            seconds=12, count=500)
-        self.summary(remote_pcap, captured[0][0], captured[1][0] if self.current_ovn else None)
+        # The collection's capture (playbooks/capture.yml: tcpdump in the receiver pod through
+        # the API, the pcap fetched and reported per mirror) while the host captures the local
+        # mirror ports and the pods ping.
+        self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_duration=12 ...')
+        outcome = {}
+        capture = threading.Thread(target=lambda: outcome.update(run=run_collection_playbook(
+            'playbooks/capture.yml', env=self.cluster_env(), extra_vars={
+                'mirror_capture_duration': 12,
+                'mirror_capture_dest': os.path.join(self.workdir, 'captures'),
+                'mirror_capture_expect_packets': [remote_name, 'db-ingress', 'web1-egress']})))
+        capture.start()
+        try:
+            wait_until(lambda: self.node.kubectl('exec', 'mirror-receiver', '--', 'pgrep', '-x',
+                                                 'tcpdump', check=False), 60,
+                       'tcpdump running in the receiver pod', interval=0.3)
+            captured = self.lab.captures(points, traffic, seconds=8, count=500)
+        finally:
+            capture.join(300)
+        run = outcome['run']
+        if run.failures:
+            raise SystemExit('playbooks/capture.yml failed: %s' % (run.failures,))
+        self.summary(run.result('Report the capture per mirror'), captured[0][0],
+                     captured[1][0] if self.current_ovn else None)
 
         self.step('Second converge of the same playbooks and inventory')
         second = self.converge_all()
@@ -214,36 +228,32 @@ class Demo:
         self.say('pods left in default: %s' % (
             [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
 
+    def cluster_env(self):
+        """What the playbooks need in the environment to reach the cluster and the NB."""
+        return {'K8S_AUTH_KUBECONFIG': self.plane.kubeconfig, 'OVN_NB_DB': self.lab.nb,
+                # kubectl for the receiver's link step (kubectl connection)
+                'PATH': self.node.bindir + os.pathsep + os.environ['PATH']}
+
     def ping(self, source, target, count):
         """A bounded ping from one lab pod to another, through kubectl exec."""
         return self.node.kubectl('exec', source, '--', 'ping', '-c', str(count), '-i', '0.2',
                                  '-W', '1', PODS[target][2], check=False)
 
-    def summary(self, remote_pcap, local_lines, ovn_local_lines=None):
-        """Which pod, which direction, how many packets, per mirror."""
-        mirrors = self.lab.nbctl('--format=csv', '--data=bare', '--no-headings',
-                                 '--columns=name,type,index,filter', 'list', 'Mirror')
-        by_key = {}
-        for line in mirrors.splitlines():
-            name, kind, index, direction = line.split(',')
-            by_key[(kind, int(index))] = (name, direction)
-        counts = collections.Counter()
-        for copy in decode_mirrored(remote_pcap):
-            counts[(copy['tunnel'], copy['key'], copy['src'], copy['dst'],
-                    ICMP_TYPES.get(copy['icmp_type'], 'protocol %d' % copy['protocol']))] += 1
+    def summary(self, report, local_lines, ovn_local_lines=None):
+        """Per mirror, what the collection's capture in the receiver pod reported."""
         print()
-        self.say('What tcpdump inside pod mirror-receiver captured on net1 (%s), by mirror:'
-                 % SINK_IP)
-        if not counts:
-            raise SystemExit('the receiver got no mirrored packets')
-        for (tunnel, key, src, dst, what), number in sorted(counts.items()):
-            name, direction = by_key.get((tunnel, key), ('?', '?'))
-            pod = POD_BY_IP.get(src if direction == 'from-lport' else dst, '?')
-            whose = {'from-lport': 'sent by ' + pod, 'to-lport': 'received by ' + pod,
-                     'both': 'filter both'}.get(direction, direction)
-            print('           %-12s %-6s %-4s %-10s %2d x %s %s -> %s  (%s)' % (
-                name, tunnel, 'key' if tunnel == 'gre' else 'idx', key, number, what,
-                POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst), whose))
+        where = (SINK_IP, report['packets'], os.path.relpath(report['path']))
+        self.say('What playbooks/capture.yml captured in pod mirror-receiver on net1 (%s), '
+                 'by mirror (%d packets, pcap %s):' % where)
+        for mirror in report['mirrors']:
+            print('           %-12s %-6s %-4s %-5s %3d packets %6d bytes' % (
+                mirror['name'] or '?', mirror['type'],
+                'key' if mirror['type'] == 'gre' else 'idx', mirror['index'],
+                mirror['packets'], mirror['bytes']))
+            for talk in mirror['conversations']:
+                print('               %3d x %s %s -> %s' % (
+                    talk['packets'], talk['protocol'], POD_BY_IP.get(talk['src'], talk['src']),
+                    POD_BY_IP.get(talk['dst'], talk['dst'])))
         self.local_summary(local_lines, 'What OVS copied to %s (OVS mirror web0-local, both '
                            'directions):' % MIRROR_TAP)
         if ovn_local_lines is not None:

@@ -73,7 +73,9 @@ def check_mirrors(mirrors):
 def summarize(path, mirrors=(), top=5):
     """Per mirror (matched on type and index with `mirrors`, dicts of name/type/index):
     packets, bytes of the mirrored frames, and the `top` inner conversations."""
-    names = dict(((m['type'], int(m['index'])), m['name']) for m in mirrors)
+    # Only GRE and ERSPAN mirrors send to a receiver (local and lport ones stay on the node).
+    names = dict(((m['type'], int(m['index'])), m['name']) for m in mirrors
+                 if m['type'] in ('gre', 'erspan'))
     counts = collections.OrderedDict()
     total = other = 0
     truncated = False

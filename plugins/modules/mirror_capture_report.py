@@ -32,7 +32,8 @@ options:
       - The OVN mirrors to name the copies by, each a dict with at least C(name), C(type)
         (C(gre) or C(erspan)) and C(index) (the GRE key or ERSPAN session id); other keys are
         ignored, so the C(mirrors) that M(kubeovn.mirror.ovn_mirror_info) returns can be given
-        as they are. Copies of other keys are reported without a name.
+        as they are. Copies of other keys are reported without a name; mirrors of other types
+        (C(local), C(lport)) never reach a receiver and are left out.
     type: list
     elements: dict
     default: []

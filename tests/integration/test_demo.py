@@ -9,10 +9,9 @@ from lab.ansible import REPO
 from lab.ovn_versions import CURRENT_VERSION
 
 # What the receiver pod and the two local mirror ports must have seen.
-EXPECTED = ['What tcpdump inside pod mirror-receiver captured on net1',
-            'x echo request web-0 -> web-1  (filter both)',
-            'x echo reply web-1 -> web-0  (filter both)',
-            'x echo request web-0 -> db-0  (received by db-0)',
+EXPECTED = ['What playbooks/capture.yml captured in pod mirror-receiver on net1',
+            'db-ingress   erspan idx  7 ', 'web0-both    gre    key  99 ',
+            '5 x icmp web-0 -> web-1', '5 x icmp web-1 -> web-0', '5 x icmp web-0 -> db-0',
             'What OVS copied to kmlmirror0 (OVS mirror web0-local, both directions)',
             'What OVN copied to kmlmon0 (OVN local mirror web0-ovn-local, filter both)']
 

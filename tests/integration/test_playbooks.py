@@ -217,3 +217,30 @@ def test_local_mirror_all_three_ways_and_teardown(lab, cluster, cni_daemonset, t
     assert 'ovn.kubernetes.io/mirror' not in annotations
     args = cni_server_args(kube)
     assert '--enable-mirror=false' in args
+
+
+@pytest.mark.parametrize('overrides,fragment', [
+    (dict(remote_mirror_type='erspan', remote_mirror_index=2000),
+     'index 2000 is out of range: the ERSPAN index of a erspan mirror must be within 0..1023'),
+    (dict(remote_mirror_filter='both'), "filter 'both' is not accepted by this OVN Northbound"),
+    (dict(remote_mirror_sink='10.9.9.9'),
+     'sink 10.9.9.9 is not in the receiver subnet 172.31.0.0/24'),
+    (dict(remote_mirror_pod_mtu=1480),
+     'a copy of a full-size packet (pod MTU 1480 + 42 bytes of GRE encapsulation = 1522) '
+     'exceeds the underlay MTU 1500'),
+    (dict(remote_mirror_expires='soon'), "expires 'soon' is neither a duration"),
+], ids=['erspan-index', 'filter-server', 'sink-subnet', 'mtu', 'expires'])
+def test_remote_mirror_preflight_refuses_naming_the_problem_and_writes_nothing(
+        lab, cluster, overrides, fragment):
+    kube = cluster
+    nads = kube.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', 'default')
+    nb_before = lab.nbctl('--bare', '--columns=name', 'list', 'Mirror')
+    run = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS],
+               extra_vars=overrides)
+    refused = run.result('Refuse a mirror that cannot work, naming every problem')
+    assert refused.get('failed') and fragment in refused['msg'], refused
+    assert 'nothing changed' in refused['msg']
+    assert run.changed == 0
+    assert lab.nbctl('--bare', '--columns=name', 'list', 'Mirror') == nb_before
+    assert nads.get_or_none('mirrornet') is None
+    assert kube.custom('kubeovn.io', 'v1', 'subnets').get_or_none('mirrornet') is None

@@ -280,6 +280,47 @@ def test_capture_role_reports_each_mirrors_copies_and_names_a_silent_one(lab_pod
         real.lab.nbctl('mirror-del', 'idle-x')
 
 
+def test_remote_mirror_writes_an_evidence_report_with_what_the_capture_saw(lab_pods, tmp_path):
+    """remote_mirror_evidence_dir (opt-in): JSON and Markdown naming the mirror, its pods and
+    ports, the receiver, the expiry, and the capture's count of the test's pings."""
+    real = lab_pods
+    evidence = tmp_path / 'evidence'
+    variables = remote_vars(tmp_path, 'evidence', remote_mirror_expires='2h',
+                            remote_mirror_evidence_dir=str(evidence),
+                            remote_mirror_evidence_capture=True,
+                            remote_mirror_evidence_capture_duration=8)
+    converge = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
+    assert converge.failures == [], converge.failures
+    real.lab.wait_tunnel('web0-egress')
+    real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+    real.lab.ping('web-0', PODS['web-1'][2], count=1)
+    run = run_with_traffic(real, 'playbooks/remote_mirror.yml', lambda: real.node.kubectl(
+        'exec', 'web-0', '--', 'ping', '-c', '4', '-i', '0.2', '-W', '1', PODS['web-1'][2]),
+        var_files=[variables])
+    assert run.failures == [], run.failures
+    report = json.loads((evidence / 'web0-egress-evidence.json').read_text())
+    mirror = report['mirror']
+    assert (mirror['name'], mirror['type'], mirror['index'], mirror['filter'], mirror['sink'],
+            mirror['ports']) == ('web0-egress', 'gre', 99, 'from-lport', SINK_IP,
+                                 ['web-0.default'])
+    assert 7000 < mirror['expires_in'] <= 7200 and mirror['expired'] is False
+    assert report['receiver'] == {'pod': 'default/mirror-receiver',
+                                  'attachment': 'default/mirrornet', 'address': SINK_IP}
+    assert report['pods'] == [{'name': 'web-0', 'namespace': 'default'}]
+    icmp = [(c['src'], c['dst'], c['packets']) for c in report['capture']['conversations']
+            if c['protocol'] == 'icmp']
+    assert icmp == [(PODS['web-0'][2], PODS['web-1'][2], 4)], report['capture']
+    assert os.path.exists(report['capture']['path'])
+    summary = (evidence / 'web0-egress-evidence.md').read_text()
+    for line in ('# Mirror web0-egress: evidence', '| pods | default/web-0 |',
+                 '| to | %s: pod default/mirror-receiver on default/mirrornet |' % SINK_IP,
+                 '| 4 | icmp | %s | %s |' % (PODS['web-0'][2], PODS['web-1'][2])):
+        assert line in summary, summary
+    never = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(
+        tmp_path, 'never', remote_mirror_expires='never')])
+    assert never.failures == [], never.failures
+
+
 def gre_copies(real, key=99):
     """The GRE copies (key 99) of web-0's echo requests to web-1, captured in the receiver."""
     pcap = real.node.capture('mirror-receiver', 'net1', lambda: real.node.kubectl(

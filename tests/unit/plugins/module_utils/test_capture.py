@@ -14,7 +14,8 @@ from scapy.utils import wrpcap  # noqa: E402
 OUTER = Ether() / IP(src='172.31.0.1', dst='172.31.0.21')
 MIRRORS = [dict(name='web0-egress', type='gre', index=99, sink='172.31.0.21'),
            dict(name='db-ingress', type='erspan', index=7),
-           dict(name='idle', type='gre', index=5)]
+           dict(name='idle', type='gre', index=5), dict(name='on-node', type='local', index=0,
+                                                        sink='mon0')]
 
 
 def inner(src, dst, **kwargs):
@@ -46,7 +47,7 @@ def test_copies_are_counted_per_mirror_with_their_conversations(tmp_path):
     assert web['conversations'][1]['protocol'] == 'ethertype 0x0806'
     assert (by_name['db-ingress']['packets'], by_name['db-ingress']['bytes']) == (2, 84)
     assert by_name['idle']['packets'] == 0 and by_name['idle']['conversations'] == []
-    assert by_name[None]['index'] == 42
+    assert by_name[None]['index'] == 42 and 'on-node' not in by_name
     assert capture.silent_mirrors(report, ['web0-egress', 'idle', 'db-ingress']) == ['idle']
 
 
