@@ -16,6 +16,9 @@ SUPPORTS = {
                           '(OVN 25.03): filter both and type local'),
 }
 
+# A mirror without the collection's expiry key (kubeovn.mirror/expires) never expires.
+NEVER_EXPIRES = dict(expires=None, expires_in=None, expired=False)
+
 
 def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
     nb.add_ports(['web-0.default', 'web-1.default', 'idle.default'])
@@ -30,9 +33,10 @@ def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
     assert result['changed'] is False
     assert result['mirrors'] == [
         dict(name='a-mirror', type='gre', index=99, filter='from-lport', sink='172.19.0.21',
-             external_ids={'owner': 'netops'}, ports=['web-0.default', 'web-1.default']),
+             external_ids={'owner': 'netops'}, ports=['web-0.default', 'web-1.default'],
+             **NEVER_EXPIRES),
         dict(name='b-mirror', type='erspan', index=7, filter='to-lport', sink='2001:db8::1',
-             external_ids={}, ports=['web-0.default']),
+             external_ids={}, ports=['web-0.default'], **NEVER_EXPIRES),
     ]
     assert result['supports'] == SUPPORTS[nb.ovn.version]
 
