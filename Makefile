@@ -10,7 +10,7 @@ STAMPS := build/.stamps
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ovn-central ovn-host ovn-common openvswitch-switch openvswitch-common \
 	iproute2 iputils-ping tcpdump openssl rsync shellcheck git etcd-server python3-openvswitch \
-	debootstrap containerd runc containernetworking-plugins ethtool
+	debootstrap containerd runc containernetworking-plugins ethtool openjdk-17-jre-headless
 # ansible-test seeds its sanity virtualenvs with a get-pip script it downloads from a host
 # CI cannot reach; we hand it our own bootstrap (tests/sanity/pip_bootstrap.py).
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py

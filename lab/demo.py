@@ -10,6 +10,7 @@ playbook and stops every daemon.
 
 import argparse
 import collections
+import json
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ import yaml
 
 from lab.ansible import REPO, ansible_env, playbook_command, run_collection_playbook
 from lab.daemons import wait_until
+from lab.eda import Rulebook
 from lab import images
 from lab.kube import ControlPlane
 from lab.node import NODE_USER, SCHEDULER_USER, Node, node_pki
@@ -219,6 +221,10 @@ class Demo:
         if any(totals['changed'] for dummy, totals in second):
             raise SystemExit('the second converge changed something')
 
+        self.step('Follow the cluster: the rulebook kubeovn.mirror.follow_mirrors while pods '
+                  'come and go')
+        self.follow(core)
+
         self.step('Teardown playbook, then the GitOps inventory with nothing declared')
         self.playbook('playbooks/teardown.yml', var_files=[self.remote_vars, self.local_vars])
         self.playbook('playbooks/mirrors.yml', inventory=INVENTORY,
@@ -227,6 +233,85 @@ class Demo:
         self.say('NB mirrors left: %s' % (left.split() or 'none'))
         self.say('pods left in default: %s' % (
             [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
+
+    def follow(self, core):
+        """Event-Driven Ansible keeps the inventory's mirrors true: a new pod and a recreated
+        one get their ports attached, a deleted one's detached, with no manual run."""
+        with open(os.path.join(INVENTORY, 'group_vars', 'kubeovn', 'mirrors.yml')) as handle:
+            declared = yaml.safe_load(handle)['kubeovn_mirrors']
+        variables = {'follow_mirrors_selectors': [selector for mirror in declared
+                                                  for selector in mirror['selectors']],
+                     'follow_mirrors_kubeconfig': self.plane.kubeconfig,
+                     'follow_mirrors_repair': False}
+        workdir = os.path.join(self.workdir, 'follow')
+        os.makedirs(workdir, exist_ok=True)
+        self.say('$ ansible-rulebook -r kubeovn.mirror.follow_mirrors -i examples/inventory '
+                 '--vars follow.yml   # %s' % json.dumps(variables['follow_mirrors_selectors']))
+        rulebook = Rulebook(workdir, INVENTORY, variables, env=self.cluster_env())
+        try:
+            wait_until(lambda: rulebook.runs() >= 1, 180, 'the rulebook\'s start-up converge',
+                       interval=0.5)
+            self.say('rulebook running, start-up converge done (nothing to change)')
+            core.create_namespaced_pod('default', {
+                'metadata': {'name': 'db-1', 'labels': {'app': 'db'}},
+                'spec': {'terminationGracePeriodSeconds': 1,
+                         'automountServiceAccountToken': False,
+                         'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                                         'imagePullPolicy': 'Never',
+                                         'command': ['sleep', 'infinity']}]}})
+            self.say('$ kubectl run db-1 -l app=db ...   -> port db-1.default attached to '
+                     'db-ingress %.1f s after it appeared in the NB'
+                     % self.attached_after('db-1.default', 'db-ingress'))
+            old = self.lsp_row('db-0.default')[0]
+            core.delete_namespaced_pod('db-0', 'default', grace_period_seconds=1)
+            wait_until(lambda: 'db-0' not in [p.metadata.name for p in
+                                              core.list_namespaced_pod('default').items],
+                       60, 'db-0 deleted', interval=0.3)
+            create_lab_pods(core, image=images.TOOLS_IMAGE)
+            self.say('$ kubectl delete pod db-0 (recreated)   -> its new port attached %.1f s '
+                     'after it appeared' % self.attached_after('db-0.default', 'db-ingress',
+                                                               old))
+            core.delete_namespaced_pod('db-1', 'default', grace_period_seconds=1)
+            started = time.monotonic()
+            wait_until(lambda: self.lsp_row('db-1.default') is None, 60, 'db-1 gone',
+                       interval=0.3)
+            self.say('$ kubectl delete pod db-1   -> its port gone %.1f s later; db-ingress '
+                     'mirrors %s' % (time.monotonic() - started, self.mirrored('db-ingress')))
+            self.say('playbook runs by the rulebook: %d converges (start-up included)'
+                     % rulebook.runs())
+        finally:
+            left = rulebook.stop()
+        if left:
+            raise SystemExit('ansible-rulebook left processes behind: %s' % left)
+        self.say('rulebook stopped (Ctrl-C), no process left')
+
+    def lsp_row(self, name):
+        """(uuid, mirror_rules uuids) of an LSP, as ovn-nbctl reads it, or None."""
+        out = self.lab.nbctl('--format=json', '--columns=_uuid,mirror_rules', 'find',
+                             'Logical_Switch_Port', 'name="%s"' % name)
+        rows = json.loads(out)['data']
+        if not rows:
+            return None
+        rules = rows[0][1]
+        return rows[0][0][1], ([rules[1]] if rules[0] == 'uuid' else [u[1] for u in rules[1]])
+
+    def mirrored(self, mirror):
+        uuid = self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + mirror)
+        rows = json.loads(self.lab.nbctl('--format=json', '--columns=name,mirror_rules', 'list',
+                                         'Logical_Switch_Port'))['data']
+        return sorted(name for name, rules in rows
+                      if uuid in ([rules[1]] if rules[0] == 'uuid' else
+                                  [u[1] for u in rules[1]]))
+
+    def attached_after(self, lsp, mirror, old_uuid=None):
+        """Seconds from the LSP (a new row) appearing to the mirror on it (bounded)."""
+        wait_until(lambda: (self.lsp_row(lsp) or (old_uuid,))[0] not in (None, old_uuid), 90,
+                   'the port %s in the NB' % lsp, interval=0.1)
+        appeared = time.monotonic()
+        uuid = self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + mirror)
+        wait_until(lambda: uuid in self.lsp_row(lsp)[1], 90,
+                   'the rulebook attaching %s to %s' % (lsp, mirror), interval=0.2)
+        return time.monotonic() - appeared
 
     def cluster_env(self):
         """What the playbooks need in the environment to reach the cluster and the NB."""

@@ -104,7 +104,7 @@ class ControlPlane:
         with open(tokens, 'w') as handle:
             for token, user, uid, groups in self.users:
                 handle.write('%s,%s,%s,"%s"\n' % (token, user, uid, groups))
-        self.procs.append(spawn(
+        self.apiserver_command = (
             [binary, '--etcd-servers=' + etcd_url,
              '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
              '--secure-port=%d' % api_port, '--cert-dir=' + os.path.join(self.workdir, 'certs'),
@@ -116,16 +116,28 @@ class ControlPlane:
             + ([] if any(arg.startswith('--authorization-mode=')
                          for arg in self.extra_apiserver_args)
                else ['--authorization-mode=RBAC'])
-            + self.extra_apiserver_args,
-            self.logs[1]))
+            + self.extra_apiserver_args)
+        self.procs.append(spawn(self.apiserver_command, self.logs[1]))
         self.server = 'https://127.0.0.1:%d' % api_port
         self.kubeconfig = write_kubeconfig(os.path.join(self.workdir, 'admin.kubeconfig'),
                                            self.server, ADMIN[0])
+        self._wait_ready()
+
+    def _wait_ready(self):
         try:
             wait_until(self._ready, 60, 'kube-apiserver ready', interval=0.25)
         except TimeoutError:
             raise DaemonError('kube-apiserver', 'was not ready at %s within 60s' % self.server,
                               self.logs)
+
+    def stop_apiserver(self):
+        """Stop kube-apiserver by its pid (etcd keeps running), as an upgrade or a crash
+        would; start_apiserver brings it back on the same address."""
+        stop_processes([self.procs[1]])
+
+    def start_apiserver(self):
+        self.procs[1] = spawn(self.apiserver_command, self.logs[1])
+        self._wait_ready()
 
     def _ready(self):
         for name, proc, log in zip(('etcd', 'kube-apiserver'), self.procs, self.logs):

@@ -13,7 +13,10 @@ EXPECTED = ['What playbooks/capture.yml captured in pod mirror-receiver on net1'
             'db-ingress   erspan idx  7 ', 'web0-both    gre    key  99 ',
             '5 x icmp web-0 -> web-1', '5 x icmp web-1 -> web-0', '5 x icmp web-0 -> db-0',
             'What OVS copied to kmlmirror0 (OVS mirror web0-local, both directions)',
-            'What OVN copied to kmlmon0 (OVN local mirror web0-ovn-local, filter both)']
+            'What OVN copied to kmlmon0 (OVN local mirror web0-ovn-local, filter both)',
+            # the rulebook followed a new pod, a recreated one and a deleted one by itself
+            '-> port db-1.default attached to db-ingress', '(recreated)   -> its new port attached',
+            "db-ingress mirrors ['db-0.default']", 'rulebook stopped (Ctrl-C), no process left']
 
 
 def test_make_demo_runs_start_to_finish(tmp_path):

@@ -12,6 +12,7 @@ import yaml
 
 from lab.ansible import REPO, run_playbook
 from lab.daemons import OvsdbServer, spawn, stop_processes, wait_for_daemon
+from lab.eda import Following
 from lab.kube import write_kubeconfig
 
 from test_roles_k8s import (UNDERLAY, failed, messages, play_kube_ovn_for_underlay,
@@ -86,6 +87,23 @@ def test_roles_succeed_with_exactly_the_documented_rbac(kube, rbac_bound, tmp_pa
     assert not failed(results), messages(results)
     facts = [r['ansible_facts'] for r in results if 'ansible_facts' in r]
     assert {'mirror_receiver_ip': '172.19.0.21'} in facts, 'the receiver role ran to its end'
+
+
+def test_event_source_follows_pods_with_the_documented_rbac(kube, rbac_bound, tmp_path,
+                                                            namespace):
+    """kubeovn.mirror.pod_events lists and watches pods (and kube-ovn-cni's in kube-system)
+    with the documented rules."""
+    follow = Following(user_kubeconfig(kube, tmp_path, 'operator-token'),
+                       [{'namespace': namespace, 'label_selectors': ['app=web']}]).start()
+    try:
+        kube.core.create_namespaced_pod(namespace, {
+            'metadata': {'name': 'web-0', 'labels': {'app': 'web'}},
+            'spec': {'containers': [{'name': 'c', 'image': 'busybox'}],
+                     'automountServiceAccountToken': False}})
+        follow.wait_for(name='web-0', change='added')
+        assert [f.reconnects for f in follow.followers] == [0, 0]   # nothing was refused
+    finally:
+        follow.close()
 
 
 def test_a_token_lacking_a_verb_fails_clearly(kube, rbac_bound, tmp_path, namespace):

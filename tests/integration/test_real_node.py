@@ -19,6 +19,7 @@ import yaml
 from lab import images
 from lab.ansible import REPO, run_collection_playbook
 from lab.daemons import wait_until
+from lab.eda import REPAIR_PLAY, Rulebook, write_inventory
 from lab.kube import ControlPlane
 from lab.node import NODE_NAME, NODE_USER, SCHEDULER_USER, Node, node_pki
 from lab.kube_ovn import bridge_state, kube_ovn_cni_start, undo_kube_ovn_cni
@@ -384,6 +385,66 @@ def test_repair_runs_in_the_nodes_ovs_ovn_pod_and_copies_resume(lab_pods, tmp_pa
     finally:
         undo_kube_ovn_cni(real.lab)
         real.core.delete_namespaced_pod('ovs-ovn-lab', 'kube-system', grace_period_seconds=0)
+
+
+def kube_ovn_cni_pod(real, name):
+    """kube-system's kube-ovn-cni pod on the node as its DaemonSet labels it (app=kube-ovn-cni,
+    host network); Running and Ready once the kubelet has started it."""
+    real.core.create_namespaced_pod('kube-system', {
+        'metadata': {'name': name, 'labels': {'app': 'kube-ovn-cni', 'component': 'network'}},
+        'spec': {'hostNetwork': True, 'terminationGracePeriodSeconds': 1,
+                 'automountServiceAccountToken': False,
+                 'containers': [{'name': 'cni-server', 'image': images.TOOLS_IMAGE,
+                                 'imagePullPolicy': 'Never', 'command': ['sleep', 'infinity']}]}})
+    return real.node.wait_running(name, 'kube-system')
+
+
+def test_rulebook_repairs_the_node_when_kube_ovn_cni_restarts(lab_pods, tmp_path):
+    """The rulebook kubeovn.mirror.follow_mirrors runs; kube-ovn-cni restarts on the node (its
+    pod replaced, InitMirror run verbatim): the new pod's readiness runs the repair on that
+    node by itself, and the copies arrive in the receiver pod again."""
+    real = lab_pods
+    converge = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
+    assert converge.failures == [], converge.failures
+    ovs_ovn_pod(real)
+    kube_ovn_cni_pod(real, 'kube-ovn-cni-a')
+    inventory = write_inventory(tmp_path, {
+        'mirrors_nb_connection': real.lab.nb, 'mirrors_kubeconfig': real.kubeconfig,
+        'mirror_repair_kubeconfig': real.kubeconfig, 'kubeovn_mirrors': []})
+    rulebook = Rulebook(tmp_path, inventory, {
+        'follow_mirrors_selectors': [{'namespace': 'default', 'label_selectors': ['app=web']}],
+        'follow_mirrors_kubeconfig': real.kubeconfig},
+        env={'PATH': real.node.bindir + os.pathsep + os.environ['PATH']})
+    try:
+        wait_until(lambda: rulebook.runs() >= 1, 120, 'the start-up converge', interval=0.5)
+        real.lab.wait_tunnel('web0-egress')
+        assert len(gre_copies(real)) >= 3
+        assert rulebook.runs(REPAIR_PLAY) == 0     # kube-ovn-cni was ready before: no repair
+
+        real.core.delete_namespaced_pod('kube-ovn-cni-a', 'kube-system', grace_period_seconds=1)
+        kube_ovn_cni_start(real.lab)
+        kube_ovn_cni_pod(real, 'kube-ovn-cni-b')
+        real.lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
+        started = time.monotonic()
+        wait_until(lambda: rulebook.runs(REPAIR_PLAY) >= 1, 120, 'the rulebook ran the repair',
+                   interval=0.5)
+        real.lab.wait_tunnel('web0-egress')
+        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
+        print('repair ran by itself: tunnel back %.1f s after the new pod was ready'
+              % (time.monotonic() - started))
+        assert len(gre_copies(real)) >= 3
+        with open(rulebook.log) as handle:
+            log = handle.read()
+        assert 'ovs-ovn@' + NODE_NAME in log    # the repair reached this node's ovs-ovn pod
+    finally:
+        left = rulebook.stop()
+        undo_kube_ovn_cni(real.lab)
+        for name in ('ovs-ovn-lab', 'kube-ovn-cni-a', 'kube-ovn-cni-b'):
+            try:
+                real.core.delete_namespaced_pod(name, 'kube-system', grace_period_seconds=0)
+            except Exception:   # noqa: BLE001 - already gone
+                pass
+    assert left == [], left
 
 
 def kernel_refuses_gretap(real):

@@ -18,6 +18,7 @@ from ansible_builder._target_scripts.introspect import process_collection
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTION_EE = os.path.join(REPO, 'meta', 'execution-environment.yml')
 AWX_EE = os.path.join(REPO, 'examples', 'awx', 'execution-environment.yml')
+DECISION_ENV = os.path.join(REPO, 'examples', 'eda', 'decision-environment.yml')
 
 
 def load(path):
@@ -40,7 +41,7 @@ def canonical(name):
 
 
 def test_both_definitions_pass_ansible_builders_schema():
-    for path in (COLLECTION_EE, AWX_EE):
+    for path in (COLLECTION_EE, AWX_EE, DECISION_ENV):
         definition = load(path)
         assert definition['version'] == 3
         validate_schema(definition)
@@ -55,7 +56,8 @@ def test_builder_introspection_finds_our_python_and_system_requirements():
 
 def test_every_third_party_import_of_the_plugins_is_in_requirements_txt():
     imported = set()
-    for root, dummy, files in os.walk(os.path.join(REPO, 'plugins')):
+    for root, dummy, files in [entry for top in ('plugins', 'extensions')
+                               for entry in os.walk(os.path.join(REPO, top))]:
         for name in files:
             if name.endswith('.py'):
                 with open(os.path.join(root, name)) as handle:
@@ -89,3 +91,22 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
         'install-from-bindep' in containerfile
     galaxy = load(str(context / '_build' / 'requirements.yml'))
     assert 'kubernetes.core' in [c['name'] for c in galaxy['collections']]
+
+
+def test_ansible_builder_creates_the_decision_environment(tmp_path):
+    """The rulebook's decision environment: ansible-rulebook, a Java 17 runtime, this
+    collection (with its Python requirements) and kubernetes.core."""
+    context = tmp_path / 'context'
+    builder = os.path.join(os.path.dirname(sys.executable), 'ansible-builder')
+    proc = subprocess.run([builder, 'create', '-f', DECISION_ENV, '-c', str(context),
+                           '--output-filename', 'Containerfile'],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    containerfile = (context / 'Containerfile').read_text()
+    assert 'JAVA_HOME=/usr/lib/jvm/jre-17-openjdk' in containerfile
+    python = (context / '_build' / 'requirements.txt').read_text()
+    bindep = (context / '_build' / 'bindep.txt').read_text()
+    assert 'ansible-rulebook' in python and 'java-17-openjdk-headless' in bindep
+    galaxy = load(str(context / '_build' / 'requirements.yml'))
+    assert [c['name'] for c in galaxy['collections']] == ['kubernetes.core',
+                                                          'kubeovn-mirror-0.1.0.tar.gz']

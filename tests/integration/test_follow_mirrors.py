@@ -1,0 +1,240 @@
+"""Mirrors that follow the cluster: the event source kubeovn.mirror.pod_events against the real
+kube-apiserver, and the rulebook kubeovn.mirror.follow_mirrors run by ansible-rulebook with the
+declared mirrors on a real NB.
+
+The test plays Kube-OVN's controller (lab/standin.py, as on the real node): a scheduled pod
+gets its LSP in the NB, then the `ovn.kubernetes.io/allocated` annotation; a deleted pod's LSP
+goes. The NB is read back with ovn-nbctl."""
+
+import time
+
+import pytest
+
+from lab.daemons import wait_until
+from lab.eda import Following, Rulebook, write_inventory
+from lab.standin import LAB_SWITCH, ClusterStandIn
+
+pytestmark = pytest.mark.kube
+
+SINK = '172.19.0.21'
+NODE = 'follow-node'
+
+
+def make_pod(kube, namespace, name, labels, node=None, annotations=None):
+    spec = {'containers': [{'name': 'c', 'image': 'docker.io/library/busybox'}],
+            'automountServiceAccountToken': False}
+    if node:
+        spec['nodeName'] = node       # as the scheduler binds it; no kubelet runs it here
+    kube.core.create_namespaced_pod(namespace, {
+        'metadata': {'name': name, 'labels': labels, 'annotations': annotations or {}},
+        'spec': spec})
+
+
+def test_source_emits_only_what_can_change_a_mirror(kube, namespace):
+    follow = Following(kube.kubeconfig, [{'namespace': namespace, 'label_selectors': ['app=web']}],
+                       cni_namespace=namespace).start()
+    try:
+        make_pod(kube, namespace, 'web-a', {'app': 'web'}, node=NODE)
+        make_pod(kube, namespace, 'db-a', {'app': 'db'}, node=NODE)      # not selected
+        added = follow.wait_for(name='web-a', change='added')
+        assert added == dict(type='pod', change='added', selector=0, namespace=namespace,
+                             name='web-a', lsp='web-a.%s' % namespace, labels={'app': 'web'},
+                             node=NODE, ready=False, addressed=False)
+        # An annotation no mirror depends on is no event; Kube-OVN's `allocated` is.
+        kube.core.patch_namespaced_pod('web-a', namespace,
+                                       {'metadata': {'annotations': {'note': 'x'}}})
+        kube.core.patch_namespaced_pod('web-a', namespace, {'metadata': {'annotations': {
+            'ovn.kubernetes.io/allocated': 'true'}}})
+        follow.wait_for(name='web-a', change='changed', addressed=True)
+        kube.core.patch_namespaced_pod_status('web-a', namespace, {'status': {
+            'phase': 'Running', 'conditions': [{'type': 'Ready', 'status': 'True'}]}})
+        follow.wait_for(name='web-a', ready=True)
+        # a label change that leaves the selector is a deletion for this selector
+        kube.core.patch_namespaced_pod('web-a', namespace,
+                                       {'metadata': {'labels': {'app': 'other'}}})
+        follow.wait_for(name='web-a', change='deleted')
+        assert follow.changes('web-a') == [('added', False, False), ('changed', True, False),
+                                           ('changed', True, True), ('deleted', False, False)]
+        assert follow.changes('db-a') == []
+
+        # a kube-ovn-cni pod: events only when it becomes ready (or not), or goes
+        # (in the test's namespace, as its kube-system: cni_namespace)
+        cni = 'kube-ovn-cni-x7k2p'
+        make_pod(kube, namespace, cni, {'app': 'kube-ovn-cni'}, node=NODE)
+        kube.core.patch_namespaced_pod_status(cni, namespace, {'status': {
+            'phase': 'Running', 'conditions': [{'type': 'Ready', 'status': 'True'}]}})
+        assert follow.wait_for(type='cni', change='ready') == dict(
+            type='cni', change='ready', namespace=namespace, name=cni, node=NODE)
+        kube.core.delete_namespaced_pod(cni, namespace, grace_period_seconds=0)
+        follow.wait_for(type='cni', change='deleted')
+        assert [e['change'] for e in follow.events if e['type'] == 'cni'] == ['ready', 'deleted']
+    finally:
+        follow.close()
+
+
+@pytest.fixture(scope='module')
+def compacting(tmp_path_factory):
+    """A control plane of its own whose etcd history is compacted every second and read
+    without the watch cache: a watch resuming from an old resourceVersion gets 410 Gone, as
+    one does on any cluster after a compaction (every 5 minutes by default)."""
+    from lab.kube import ControlPlane
+    from kubernetes import client, config
+    plane = ControlPlane(tmp_path_factory.mktemp('kube-compacting'), extra_apiserver_args=[
+        '--watch-cache=false', '--etcd-compaction-interval=1s']).start()
+    try:
+        plane.core = client.CoreV1Api(config.new_client_from_config(plane.kubeconfig))
+        plane.core.create_namespaced_service_account('default',
+                                                     {'metadata': {'name': 'default'}})
+        yield plane
+    finally:
+        plane.stop()
+
+
+def compacted(core, version):
+    """Whether a watch from `version` gets 410 Gone now."""
+    from kubernetes import watch
+    from kubernetes.client.exceptions import ApiException
+    try:
+        for dummy in watch.Watch().stream(core.list_namespaced_pod, 'default',
+                                          resource_version=version, timeout_seconds=1):
+            pass
+    except ApiException as exc:
+        return exc.status == 410
+    return False
+
+
+def test_source_lists_again_after_410_gone_and_loses_nothing(compacting):
+    core = compacting.core
+    follow = Following(compacting.kubeconfig, [{'namespace': 'default'}], cni=False)
+    follower = follow.followers[0]
+    make_pod(compacting, 'default', 'before', {'app': 'web'})
+    follower._list()                        # the first list, as run() starts with
+    listed_at = follower.version
+    make_pod(compacting, 'default', 'meanwhile', {'app': 'web'})
+    core.delete_namespaced_pod('before', 'default', grace_period_seconds=0)
+    wait_until(lambda: compacted(core, listed_at), 60, 'resourceVersion %s compacted'
+               % listed_at, interval=0.5)
+    follow.start(listed=False)              # its watch resumes from the compacted version
+    try:
+        follow.wait_for(name='meanwhile', change='added')
+        follow.wait_for(name='before', change='deleted')
+        assert follower.relists == 1 and follower.reconnects == 0
+        make_pod(compacting, 'default', 'after', {'app': 'web'})     # and the watch goes on
+        follow.wait_for(name='after', change='added')
+        assert [(e['name'], e['change']) for e in follow.events] == [
+            ('before', 'deleted'), ('meanwhile', 'added'), ('after', 'added')]
+    finally:
+        follow.close()
+        for name in ('meanwhile', 'after'):
+            core.delete_namespaced_pod(name, 'default', grace_period_seconds=0)
+
+
+def test_source_reconnects_after_the_apiserver_restarts(compacting):
+    follow = Following(compacting.kubeconfig, [{'namespace': 'default',
+                                                'label_selectors': ['app=restart']}],
+                       cni=False, backoff_max=2).start()
+    try:
+        compacting.stop_apiserver()
+        wait_until(lambda: follow.followers[0].reconnects >= 1, 60,
+                   'the source noticed the apiserver was gone', interval=0.2)
+        compacting.start_apiserver()
+        make_pod(compacting, 'default', 'after-restart', {'app': 'restart'})
+        follow.wait_for(name='after-restart', change='added')
+        assert follow.followers[0].relists >= 1     # listed again: nothing missed meanwhile
+    finally:
+        follow.close()
+
+
+@pytest.mark.parametrize('variables, message', [
+    ({}, 'pod_events: selectors is undefined: set the rulebook variable'),
+    ({'follow_mirrors_selectors': [{'label_selectors': ['app in ()']}]},
+     "selectors[0]: label selector 'app in ()': in () needs at least one value"),
+    ({'follow_mirrors_selectors': [{'namespace': 'default'}],
+      'follow_mirrors_resync_interval': 'often'},
+     "resync_interval must be a number of seconds >= 0, got 'often'"),
+])
+def test_bad_rulebook_variables_fail_at_start(tmp_path, kube, variables, message):
+    inventory = write_inventory(tmp_path, {'kubeovn_mirrors': []})
+    rulebook = Rulebook(tmp_path, inventory, dict(variables,
+                                                  follow_mirrors_kubeconfig=kube.kubeconfig))
+    try:
+        status = rulebook.wait(120)
+    finally:
+        left = rulebook.stop()
+    assert status != 0 and message in rulebook.output(), rulebook.output()
+    assert rulebook.runs() == 0 and left == []
+
+
+def test_rulebook_follows_new_deleted_and_recreated_pods(tmp_path, kube, nb, namespace):
+    nb.nbctl('ls-add', LAB_SWITCH)
+    mirror = dict(name='follow1', type='gre', index=7, filter='from-lport', sink=SINK,
+                  selectors=[{'namespace': namespace, 'label_selectors': ['app=web']}])
+    inventory = write_inventory(tmp_path, {'mirrors_nb_connection': nb.connection,
+                                           'mirrors_kubeconfig': kube.kubeconfig,
+                                           'kubeovn_mirrors': [mirror]})
+    standin = ClusterStandIn(kube.kubeconfig, node=nb, interval=0.2).start()
+    rulebook = Rulebook(tmp_path, inventory, {
+        'follow_mirrors_selectors': mirror['selectors'],
+        'follow_mirrors_kubeconfig': kube.kubeconfig, 'follow_mirrors_repair': False})
+
+    def port(name):
+        return '%s.%s' % (name, namespace)
+
+    def attached():
+        return nb.ports_of('follow1')
+
+    def lsps():
+        return set(row['name'] for row in nb._rows('Logical_Switch_Port', ['name']))
+    try:
+        # the start-up converge creates the mirror
+        wait_until(lambda: nb.mirror('follow1'), 120,
+                   'the start-up converge created the mirror', interval=0.5)
+        started = rulebook.runs()
+
+        make_pod(kube, namespace, 'web-0', {'app': 'web'}, node=NODE)
+        make_pod(kube, namespace, 'db-0', {'app': 'db'}, node=NODE)
+        wait_until(lambda: port('web-0') in lsps(), 30, 'the stand-in made the LSP', interval=0.1)
+        appeared = time.monotonic()
+        wait_until(lambda: attached() == [port('web-0')], 60,
+                   'the rulebook attached web-0', interval=0.2)
+        lag = time.monotonic() - appeared
+        print('lag from LSP to mirror attached: %.1f s' % lag)
+
+        kube.core.delete_namespaced_pod('web-0', namespace, grace_period_seconds=0)
+        wait_until(lambda: attached() == [], 60, 'the rulebook detached web-0', interval=0.2)
+
+        # 50 pods, then all 50 recreated in one go (as a rollout of a 50-replica set does):
+        # the mirror ends exact after a few coalesced converges
+        names = ['web-%d' % i for i in range(1, 51)]
+        wanted = sorted(port(name) for name in names)
+        for name in names:
+            make_pod(kube, namespace, name, {'app': 'web'}, node=NODE)
+        wait_until(lambda: attached() == wanted, 180, 'all 50 attached', interval=0.5)
+        old = set(nb.nbctl('--bare', '--columns=_uuid', 'find', 'Logical_Switch_Port',
+                           'name!=x').split())
+        before = rulebook.runs()
+        for name in names:
+            kube.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        for name in names:
+            make_pod(kube, namespace, name, {'app': 'web'}, node=NODE)
+        recreated = time.monotonic()
+
+        def new_ports_attached():
+            rows = nb._rows('Logical_Switch_Port', ['_uuid', 'name', 'mirror_rules'])
+            fresh = [row['name'] for row in rows if row['_uuid'][1] not in old
+                     and row['mirror_rules'] != ['set', []]]
+            return sorted(fresh) == wanted and attached() == wanted
+        wait_until(new_ports_attached, 180, 'the 50 recreated pods\' new ports attached',
+                   interval=0.5)
+        settled = time.monotonic() - recreated
+        time.sleep(6)       # any coalescing window still open closes
+        caused = rulebook.runs() - before
+        print('50 pods recreated: mirror exact after %.1f s, %d converge(s) (%d at start)'
+              % (settled, caused, started))
+        assert attached() == wanted
+        assert caused <= 5, caused
+    finally:
+        left = rulebook.stop()
+        standin.stop()
+    assert left == [], left
+    assert 'Traceback' not in rulebook.output(), rulebook.output()
