@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench.attach_scale import build_db, lsp, measure, timed  # noqa: E402
+from bench.follow import follow_lags, follow_row  # noqa: E402
 from bench.scale import FLEET_LSPS, fleet_rows, ports_rows  # noqa: E402
 from lab.ansible import ansible_env, playbook_command  # noqa: E402
 from tools.collection import ensure_collection_link  # noqa: E402
@@ -116,7 +117,7 @@ def _rss(value):
     return '%.0f MB' % value if value else '-'
 
 
-def render(attach, sizes, ports, load, fleets, playbook):
+def render(attach, sizes, ports, load, fleets, playbook, follow=None):
     """The table (one line per figure, its anchor beside it) and the goals' verdicts."""
     lines = ['| what | LSPs in NB | time | anchor / re-run | ratio | peak RSS |',
              '|---|---:|---:|---|---:|---:|']
@@ -159,6 +160,12 @@ def render(attach, sizes, ports, load, fleets, playbook):
         lines.append('| %s | %d | %.2f s | re-run %.2f s | | %s |' % (
             what, size, first, again, _rss(rss)))
 
+    if follow:
+        lines.append('| rulebook `follow_mirrors`: a new pod\'s port attached, from its LSP in the '
+                     'NB (%d trials) | - | median %.1f s | p90 %.1f s, min %.1f s, max %.1f s; '
+                     '%d converges | | |' % (follow['trials'], follow['median'], follow['p90'],
+                                           follow['min'], follow['max'], follow['runs']))
+
     big, thousand = ports[max(ports)], ports.get(1000)
     largest = fleets[max(fleets)][0] / one
     goals = [   # (goal, measured, met)
@@ -178,6 +185,9 @@ def render(attach, sizes, ports, load, fleets, playbook):
         speedup = thousand['batched'] / thousand['module']
         goals.append(('1,000 ports: module >= 4x faster than one batched ovn-nbctl',
                       '%.1fx' % speedup, speedup >= 4))
+    if follow:
+        goals.append(('rulebook lag, median over %d trials under 10 s (issue 18)'
+                      % follow['trials'], '%.1f s' % follow['median'], follow['median'] < 10))
     verdicts = ['- %s: %s (%s)' % (goal, measured, 'met' if met else 'MISSED')
                 for goal, measured, met in goals]
     return lines, verdicts
@@ -188,6 +198,8 @@ def main():
     parser.add_argument('--sizes', default='1000,20000,100000')
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--fleets', default='1,5,20')
+    parser.add_argument('--follow-trials', type=int, default=20,
+                        help='trials of the rulebook lag (0: skip)')
     parser.add_argument('--no-write', action='store_true', help='do not update README.md')
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(',')]
@@ -207,13 +219,17 @@ def main():
         fleets = fleet_rows(workdir, [int(n) for n in options.fleets.split(',')])
         print('full remote_mirror playbook against the lab...', flush=True)
         playbook = playbook_rows(workdir)
+        follow = None
+        if options.follow_trials:
+            print('rulebook follow_mirrors, %d new pods...' % options.follow_trials, flush=True)
+            follow = follow_row(*follow_lags(workdir, options.follow_trials))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    table, verdicts = render(attach, sizes, ports, load, fleets, playbook)
+    table, verdicts = render(attach, sizes, ports, load, fleets, playbook, follow)
     stamp = ('Measured %s in one `make bench` run (%.0f s), medians of %d runs for the attach '
              'and port-count rows.' % (datetime.date.today().isoformat(),
                                        time.monotonic() - started, options.repeat))
-    block = '%s\n\n%s\n\nGoals (issue 15), from this run:\n\n%s' % (
+    block = '%s\n\n%s\n\nGoals (issues 15 and 18), from this run:\n\n%s' % (
         stamp, '\n'.join(table), '\n'.join(verdicts))
     print()
     print(block)

@@ -26,7 +26,7 @@ from lab.eda import Rulebook
 from lab import images
 from lab.kube import ControlPlane
 from lab.node import NODE_USER, SCHEDULER_USER, Node, node_pki
-from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab
+from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab, lsp_mirrors
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
 from lab.standin import ClusterStandIn, create_lab_pods
 
@@ -235,8 +235,8 @@ class Demo:
             [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
 
     def follow(self, core):
-        """Event-Driven Ansible keeps the inventory's mirrors true: a new pod and a recreated
-        one get their ports attached, a deleted one's detached, with no manual run."""
+        """Event-Driven Ansible keeps the inventory's mirrors true: a new pod gets its port
+        attached, and detached once the pod is deleted, with no manual run."""
         with open(os.path.join(INVENTORY, 'group_vars', 'kubeovn', 'mirrors.yml')) as handle:
             declared = yaml.safe_load(handle)['kubeovn_mirrors']
         variables = {'follow_mirrors_selectors': [selector for mirror in declared
@@ -249,9 +249,9 @@ class Demo:
                  '--vars follow.yml   # %s' % json.dumps(variables['follow_mirrors_selectors']))
         rulebook = Rulebook(workdir, INVENTORY, variables, env=self.cluster_env())
         try:
-            wait_until(lambda: rulebook.runs() >= 1, 180, 'the rulebook\'s start-up converge',
-                       interval=0.5)
-            self.say('rulebook running, start-up converge done (nothing to change)')
+            wait_until(lambda: rulebook.runs('PLAY RECAP') >= 1, 180,
+                       'the rulebook\'s start-up converge', interval=0.5)
+            self.say('rulebook running, its start-up converge done')
             core.create_namespaced_pod('default', {
                 'metadata': {'name': 'db-1', 'labels': {'app': 'db'}},
                 'spec': {'terminationGracePeriodSeconds': 1,
@@ -260,25 +260,18 @@ class Demo:
                                          'imagePullPolicy': 'Never',
                                          'command': ['sleep', 'infinity']}]}})
             self.say('$ kubectl run db-1 -l app=db ...   -> port db-1.default attached to '
-                     'db-ingress %.1f s after it appeared in the NB'
+                     'db-ingress %.1f s after it appeared in the NB, no manual run'
                      % self.attached_after('db-1.default', 'db-ingress'))
-            old = self.lsp_row('db-0.default')[0]
-            core.delete_namespaced_pod('db-0', 'default', grace_period_seconds=1)
-            wait_until(lambda: 'db-0' not in [p.metadata.name for p in
-                                              core.list_namespaced_pod('default').items],
-                       60, 'db-0 deleted', interval=0.3)
-            create_lab_pods(core, image=images.TOOLS_IMAGE)
-            self.say('$ kubectl delete pod db-0 (recreated)   -> its new port attached %.1f s '
-                     'after it appeared' % self.attached_after('db-0.default', 'db-ingress',
-                                                               old))
+            self.node.wait_running('db-1')
             core.delete_namespaced_pod('db-1', 'default', grace_period_seconds=1)
             started = time.monotonic()
-            wait_until(lambda: self.lsp_row('db-1.default') is None, 60, 'db-1 gone',
-                       interval=0.3)
-            self.say('$ kubectl delete pod db-1   -> its port gone %.1f s later; db-ingress '
-                     'mirrors %s' % (time.monotonic() - started, self.mirrored('db-ingress')))
-            self.say('playbook runs by the rulebook: %d converges (start-up included)'
-                     % rulebook.runs())
+            uuid = self.mirror_uuid('db-ingress')
+            wait_until(lambda: uuid not in (self.lsp_row('db-1.default') or ('', []))[1], 90,
+                       'the rulebook detaching db-1', interval=0.2)
+            self.say('$ kubectl delete pod db-1   -> detached from db-ingress %.1f s later'
+                     % (time.monotonic() - started))
+            self.say('db-ingress mirrors %s; the rulebook ran %d converge(s), its start-up one '
+                     'included' % (self.mirrored('db-ingress'), rulebook.runs()))
         finally:
             left = rulebook.stop()
         if left:
@@ -286,29 +279,24 @@ class Demo:
         self.say('rulebook stopped (Ctrl-C), no process left')
 
     def lsp_row(self, name):
-        """(uuid, mirror_rules uuids) of an LSP, as ovn-nbctl reads it, or None."""
-        out = self.lab.nbctl('--format=json', '--columns=_uuid,mirror_rules', 'find',
-                             'Logical_Switch_Port', 'name="%s"' % name)
-        rows = json.loads(out)['data']
-        if not rows:
-            return None
-        rules = rows[0][1]
-        return rows[0][0][1], ([rules[1]] if rules[0] == 'uuid' else [u[1] for u in rules[1]])
+        """(uuid, mirror uuids) of an LSP, as ovn-nbctl reads it, or None."""
+        return lsp_mirrors(self.lab.nbctl, name)
+
+    def mirror_uuid(self, name):
+        return self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + name)
 
     def mirrored(self, mirror):
-        uuid = self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + mirror)
-        rows = json.loads(self.lab.nbctl('--format=json', '--columns=name,mirror_rules', 'list',
-                                         'Logical_Switch_Port'))['data']
-        return sorted(name for name, rules in rows
-                      if uuid in ([rules[1]] if rules[0] == 'uuid' else
-                                  [u[1] for u in rules[1]]))
+        """The LSPs a mirror is attached to, as ovn-nbctl reads them."""
+        names = self.lab.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch_Port',
+                               'mirror_rules{>=}' + self.mirror_uuid(mirror)).split()
+        return sorted(names)
 
-    def attached_after(self, lsp, mirror, old_uuid=None):
-        """Seconds from the LSP (a new row) appearing to the mirror on it (bounded)."""
-        wait_until(lambda: (self.lsp_row(lsp) or (old_uuid,))[0] not in (None, old_uuid), 90,
-                   'the port %s in the NB' % lsp, interval=0.1)
+    def attached_after(self, lsp, mirror):
+        """Seconds from the LSP appearing to the mirror on it (bounded)."""
+        wait_until(lambda: self.lsp_row(lsp) is not None, 90, 'the port %s in the NB' % lsp,
+                   interval=0.1)
         appeared = time.monotonic()
-        uuid = self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + mirror)
+        uuid = self.mirror_uuid(mirror)
         wait_until(lambda: uuid in self.lsp_row(lsp)[1], 90,
                    'the rulebook attaching %s to %s' % (lsp, mirror), interval=0.2)
         return time.monotonic() - appeared

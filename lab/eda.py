@@ -58,13 +58,17 @@ class Rulebook:
         with open(self.output_path, errors='replace') as handle:
             return handle.read()
 
-    def runs(self, play=CONVERGE_PLAY):
-        """How many times the rulebook ran the playbook of `play` so far."""
+    def log_text(self):
+        """What the playbooks it ran printed so far."""
         try:
             with open(self.log, errors='replace') as handle:
-                return handle.read().count(play)
+                return handle.read()
         except FileNotFoundError:
-            return 0
+            return ''
+
+    def runs(self, play=CONVERGE_PLAY):
+        """How many times the rulebook ran the playbook of `play` so far."""
+        return self.log_text().count(play)
 
     def wait(self, timeout):
         """Its exit status (it exits by itself only when it fails)."""

@@ -348,6 +348,17 @@ POD_BY_IP = dict((ip, pod) for pod, (dummy_lsp, dummy_mac, ip) in PODS.items())
 GRE_TEB, GRE_ERSPAN_II = 0x6558, 0x88BE
 
 
+def lsp_mirrors(nbctl, name):
+    """(uuid, [mirror uuids]) of the LSP `name` as `nbctl` (an ovn-nbctl runner) reads it, or
+    None when there is no such port."""
+    rows = json.loads(nbctl('--format=json', '--columns=_uuid,mirror_rules', 'find',
+                            'Logical_Switch_Port', 'name="%s"' % name))['data']
+    if not rows:
+        return None
+    (dummy, uuid), (kind, rules) = rows[0]
+    return uuid, [rules] if kind == 'uuid' else [value for dummy, value in rules]
+
+
 def read_pcap(path):
     """The frames of a classic little-endian pcap file (what tcpdump -w writes)."""
     with open(path, 'rb') as handle:

@@ -15,7 +15,7 @@ EXPECTED = ['What playbooks/capture.yml captured in pod mirror-receiver on net1'
             'What OVS copied to kmlmirror0 (OVS mirror web0-local, both directions)',
             'What OVN copied to kmlmon0 (OVN local mirror web0-ovn-local, filter both)',
             # the rulebook followed a new pod, a recreated one and a deleted one by itself
-            '-> port db-1.default attached to db-ingress', '(recreated)   -> its new port attached',
+            '-> port db-1.default attached to db-ingress', '-> detached from db-ingress',
             "db-ingress mirrors ['db-0.default']", 'rulebook stopped (Ctrl-C), no process left']
 
 

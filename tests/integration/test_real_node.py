@@ -10,6 +10,7 @@ tears them down.
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -355,38 +356,6 @@ def ovs_ovn_pod(real):
     return real.node.wait_running('ovs-ovn-lab', 'kube-system')
 
 
-def test_repair_runs_in_the_nodes_ovs_ovn_pod_and_copies_resume(lab_pods, tmp_path):
-    """kube-ovn-cni's InitMirror (verbatim) wipes the node's mirrors; playbooks/repair.yml
-    reaches the node's OVS through its ovs-ovn pod (kubectl exec, python-ovs in the pod) and
-    the copies arrive in the receiver pod again."""
-    real = lab_pods
-    converge = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
-    assert converge.failures == [], converge.failures
-    ovs_ovn_pod(real)
-    try:
-        real.lab.wait_tunnel('web0-egress')
-        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
-        assert len(gre_copies(real)) >= 3
-
-        kube_ovn_cni_start(real.lab)
-        assert 'web0-egress' not in bridge_state(real.lab)[1]
-        real.lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
-        assert gre_copies(real) == []
-
-        repair = real.play('playbooks/repair.yml')
-        assert repair.failures == [], repair.failures
-        health = repair.result('Check, and repair, the mirrors on each node')['results']
-        # Both remote mirrors of the previous test lost their OVS mirror: both repaired.
-        assert [(r['item'], sorted(r['removed'])) for r in health] == [
-            ('ovs-ovn@' + NODE_NAME, ['ovn-db-ingress-x', 'ovn-web0-egress'])], health
-        real.lab.wait_tunnel('web0-egress')
-        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
-        assert len(gre_copies(real)) >= 3
-    finally:
-        undo_kube_ovn_cni(real.lab)
-        real.core.delete_namespaced_pod('ovs-ovn-lab', 'kube-system', grace_period_seconds=0)
-
-
 def kube_ovn_cni_pod(real, name):
     """kube-system's kube-ovn-cni pod on the node as its DaemonSet labels it (app=kube-ovn-cni,
     host network); Running and Ready once the kubelet has started it."""
@@ -401,8 +370,10 @@ def kube_ovn_cni_pod(real, name):
 
 def test_rulebook_repairs_the_node_when_kube_ovn_cni_restarts(lab_pods, tmp_path):
     """The rulebook kubeovn.mirror.follow_mirrors runs; kube-ovn-cni restarts on the node (its
-    pod replaced, InitMirror run verbatim): the new pod's readiness runs the repair on that
-    node by itself, and the copies arrive in the receiver pod again."""
+    pod replaced, its InitMirror run verbatim) and the copies stop. The new pod's readiness
+    makes the rulebook run playbooks/repair.yml on that node by itself: it reaches the node's
+    OVS through the ovs-ovn pod (kubectl exec, python-ovs in the pod), removes exactly the two
+    stale ports, and the copies arrive in the receiver pod again."""
     real = lab_pods
     converge = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
     assert converge.failures == [], converge.failures
@@ -418,24 +389,33 @@ def test_rulebook_repairs_the_node_when_kube_ovn_cni_restarts(lab_pods, tmp_path
     try:
         wait_until(lambda: rulebook.runs() >= 1, 120, 'the start-up converge', interval=0.5)
         real.lab.wait_tunnel('web0-egress')
+        real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
         assert len(gre_copies(real)) >= 3
         assert rulebook.runs(REPAIR_PLAY) == 0     # kube-ovn-cni was ready before: no repair
 
         real.core.delete_namespaced_pod('kube-ovn-cni-a', 'kube-system', grace_period_seconds=1)
         kube_ovn_cni_start(real.lab)
-        kube_ovn_cni_pod(real, 'kube-ovn-cni-b')
+        assert 'web0-egress' not in bridge_state(real.lab)[1]
         real.lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
-        started = time.monotonic()
-        wait_until(lambda: rulebook.runs(REPAIR_PLAY) >= 1, 120, 'the rulebook ran the repair',
+        assert gre_copies(real) == []
+
+        kube_ovn_cni_pod(real, 'kube-ovn-cni-b')
+        ready = time.monotonic()
+        wait_until(lambda: 'removed [' in rulebook.log_text(), 120, 'the rulebook\'s repair',
                    interval=0.5)
         real.lab.wait_tunnel('web0-egress')
         real.lab.wait_mirror_realised('web0-egress', src=True, dst=False)
-        print('repair ran by itself: tunnel back %.1f s after the new pod was ready'
-              % (time.monotonic() - started))
+        print('repaired by the rulebook: tunnel back %.1f s after the new pod was ready'
+              % (time.monotonic() - ready))
         assert len(gre_copies(real)) >= 3
-        with open(rulebook.log) as handle:
-            log = handle.read()
-        assert 'ovs-ovn@' + NODE_NAME in log    # the repair reached this node's ovs-ovn pod
+        # Both remote mirrors of the earlier test lost their OVS mirror: both repaired, on
+        # the node whose kube-ovn-cni became ready, through its ovs-ovn pod.
+        log = rulebook.log_text()
+        said = re.search(r"ovs-ovn@%s: stale \[([^]]*)\], removed \[([^]]*)\]" % NODE_NAME, log)
+        assert said, log[-3000:]
+        assert [sorted(re.findall(r"'([^']+)'", part)) for part in said.groups()] == \
+            [['ovn-db-ingress-x', 'ovn-web0-egress']] * 2, said.group(0)
+        assert rulebook.runs(REPAIR_PLAY) == 1
     finally:
         left = rulebook.stop()
         undo_kube_ovn_cni(real.lab)
