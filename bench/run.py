@@ -163,8 +163,9 @@ def render(attach, sizes, ports, load, fleets, playbook, follow=None):
     if follow:
         lines.append('| rulebook `follow_mirrors`: a new pod\'s port attached, from its LSP in the '
                      'NB (%d trials) | - | median %.1f s | p90 %.1f s, min %.1f s, max %.1f s; '
-                     '%d converges | | |' % (follow['trials'], follow['median'], follow['p90'],
-                                           follow['min'], follow['max'], follow['runs']))
+                     '%d converges | | |' % (
+                         follow['trials'], follow['median'], follow['p90'], follow['min'],
+                         follow['max'], follow['runs']))
 
     big, thousand = ports[max(ports)], ports.get(1000)
     largest = fleets[max(fleets)][0] / one
