@@ -1,19 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names the roles share, computed in one place: the attachment provider and the owner marker."""
+"""Names the roles share, computed in one place: the attachment provider, the owner marker and
+the remote_mirror role's markers (its receiver pod, since when)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 # Each filter is documented in its sidecar file (attachment_provider.yml, owner_marker.yml,
-# marked_owner.yml, owner_marker_key.yml).
+# marked_owner.yml, owner_marker_key.yml, remote_markers.yml, marked_receiver.yml,
+# marked_since.yml).
 
 from ansible.errors import AnsibleFilterError
 
 # The one import of the owner marker; when the constant moves, only this line changes.
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import OWNER_KEY
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    OWNER_KEY, RECEIVER_KEY, SINCE_KEY)
 
 
 def attachment_provider(nad, namespace='default'):
@@ -38,7 +41,33 @@ def owner_marker_key(dummy=None):
     return OWNER_KEY
 
 
+def remote_markers(owner, receiver, since, current=None):
+    """external_ids of a remote_mirror mirror: the owner marker, its receiver pod, and since
+    when it exists (the `current` external_ids' value when there is one, else `since`)."""
+    if not receiver or '/' not in str(receiver):
+        raise AnsibleFilterError('remote_markers needs the receiver as <namespace>/<name> '
+                                 '(got %r)' % (receiver,))
+    kept = (current or {}).get(SINCE_KEY)
+    return {OWNER_KEY: str(owner), RECEIVER_KEY: str(receiver), SINCE_KEY: kept or str(since)}
+
+
+def marked_receiver(external_ids):
+    """{namespace, name} of the receiver pod a mirror's external_ids name, or None."""
+    receiver = (external_ids or {}).get(RECEIVER_KEY)
+    if not receiver or '/' not in receiver:
+        return None
+    namespace, name = receiver.split('/', 1)
+    return {'namespace': namespace, 'name': name}
+
+
+def marked_since(external_ids):
+    """Since when the mirror exists, as the remote_mirror role recorded it, or None."""
+    return (external_ids or {}).get(SINCE_KEY)
+
+
 class FilterModule(object):
     def filters(self):
         return {'attachment_provider': attachment_provider, 'owner_marker': owner_marker,
-                'marked_owner': marked_owner, 'owner_marker_key': owner_marker_key}
+                'marked_owner': marked_owner, 'owner_marker_key': owner_marker_key,
+                'remote_markers': remote_markers, 'marked_receiver': marked_receiver,
+                'marked_since': marked_since}

@@ -13,6 +13,11 @@ GRE_KEY_MAX = 2 ** 32 - 1
 # external_ids key marking what this collection wrote; its value names the owner (for
 # ovn_mirrors the declared set's owner, for ovs_local_mirror the module).
 OWNER_KEY = 'kubeovn.mirror/owner'
+# external_ids of a mirror the remote_mirror role made: the receiver pod it made for it
+# (<namespace>/<name>; playbooks/expire.yml deletes it with the mirror) and when the mirror was
+# first created (UTC, kept by every later run; the evidence report's "since").
+RECEIVER_KEY = 'kubeovn.mirror/receiver'
+SINCE_KEY = 'kubeovn.mirror/since'
 # A Linux interface name: IFNAMSIZ (16) minus the terminating NUL.
 MAX_IFACE_NAME = 15
 

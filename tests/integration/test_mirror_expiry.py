@@ -12,6 +12,7 @@ pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
 
 KEY = 'kubeovn.mirror/expires'
 OWNER = 'kubeovn.mirror/owner'
+RECEIVER = 'kubeovn.mirror/receiver'
 GRE = dict(name='m1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 
 
@@ -86,22 +87,40 @@ def test_ovn_mirrors_deletes_a_declared_mirror_once_expired_and_does_not_recreat
     assert nb.mirror('m1') is None
 
 
-def test_expire_playbook_deletes_only_this_collections_expired_mirrors(nb, tmp_path):
+@pytest.mark.kube
+def test_expire_playbook_deletes_only_this_collections_expired_mirrors(nb, kube, namespace):
+    """And the receiver pods the remote_mirror role made for them (its marker), unless a mirror
+    that stays still sends to that receiver."""
+    receivers = {'owned-old': 'rx-old', 'owned-old-shared': 'rx-shared',
+                 'owned-new': 'rx-shared', 'by-hand-old': 'rx-hand'}
     for name, owned, expires in (('owned-old', True, stamp(minutes=-1)),
+                                 ('owned-old-shared', True, stamp(minutes=-2)),
                                  ('owned-new', True, stamp(hours=1)),
                                  ('by-hand-old', False, stamp(minutes=-1))):
         nb.nbctl('mirror-add', name, 'gre', '7', 'to-lport', '172.19.0.21')
         uuid = nb.mirror_uuid(name)
-        nb.nbctl('set', 'Mirror', uuid, 'external_ids:"%s"="%s"' % (KEY, expires))
+        nb.nbctl('set', 'Mirror', uuid, 'external_ids:"%s"="%s"' % (KEY, expires),
+                 'external_ids:"%s"="%s/%s"' % (RECEIVER, namespace, receivers[name]))
         if owned:
             nb.nbctl('set', 'Mirror', uuid, 'external_ids:"%s"=kubeovn.mirror' % OWNER)
-    env = {'OVN_NB_DB': nb.connection}
+    for pod in sorted(set(receivers.values())):
+        kube.core.create_namespaced_pod(namespace, {'metadata': {'name': pod}, 'spec': {
+            'containers': [{'name': 'c', 'image': 'busybox'}],
+            'automountServiceAccountToken': False}})
+
+    def pods():
+        return sorted(p.metadata.name for p in kube.core.list_namespaced_pod(namespace).items)
+    env = {'OVN_NB_DB': nb.connection, 'K8S_AUTH_KUBECONFIG': kube.kubeconfig}
+    names = ('owned-old', 'owned-old-shared', 'owned-new', 'by-hand-old')
     check = run_collection_playbook('playbooks/expire.yml', env=env, check=True)
-    assert check.failures == [] and check.changed == 1, check.failures
-    assert [m for m in ('owned-old', 'owned-new', 'by-hand-old') if nb.mirror(m)] == [
-        'owned-old', 'owned-new', 'by-hand-old']
+    assert check.failures == [] and check.changed == 2, check.failures   # mirrors, pods
+    planned = check.result('Delete the receiver pods made for them that no remaining mirror '
+                           'sends to')['results']
+    assert [r['item'] for r in planned] == [{'namespace': namespace, 'name': 'rx-old'}]
+    assert [m for m in names if nb.mirror(m)] == list(names)
+    assert pods() == ['rx-hand', 'rx-old', 'rx-shared']
     run = run_collection_playbook('playbooks/expire.yml', env=env)
-    assert run.failures == [] and run.changed == 1, run.failures
-    assert [m for m in ('owned-old', 'owned-new', 'by-hand-old') if nb.mirror(m)] == [
-        'owned-new', 'by-hand-old']
+    assert run.failures == [] and run.changed == 2, run.failures
+    assert [m for m in names if nb.mirror(m)] == ['owned-new', 'by-hand-old']
+    assert pods() == ['rx-hand', 'rx-shared']
     assert run_collection_playbook('playbooks/expire.yml', env=env).changed == 0

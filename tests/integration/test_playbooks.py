@@ -2,6 +2,7 @@
 and a stand-in for the kubelet and Kube-OVN (lab/standin.py)."""
 
 import os
+import re
 
 import pytest
 import yaml
@@ -13,6 +14,8 @@ from lab.standin import ClusterStandIn, create_lab_pods
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 MARK = 'kubeovn.mirror/owner'
+# what the remote_mirror role records: the receiver pod it made, since when the mirror exists
+RECEIVER, SINCE = 'kubeovn.mirror/receiver', 'kubeovn.mirror/since'
 
 
 @pytest.fixture(scope='module')
@@ -70,9 +73,12 @@ def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(
     first = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS])
     assert first.rc == 0 and first.failures == [], (first.failures, first.stderr[-2000:])
     assert first.changed >= 5
-    assert nb_mirror(lab, 'web0-egress') == dict(
+    created = nb_mirror(lab, 'web0-egress')
+    since = created['external_ids'].pop(SINCE)
+    assert created == dict(
         name='web0-egress', type='gre', index=99, filter='from-lport', sink=SINK_IP,
-        external_ids={MARK: 'kubeovn.mirror'})
+        external_ids={MARK: 'kubeovn.mirror', RECEIVER: 'default/mirror-receiver'})
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', since), since
     assert nb_ports(lab, 'web0-egress') == ['web-0.default']
     assert nads.get_or_none('mirrornet') is not None
     assert kube.custom('kubeovn.io', 'v1', 'subnets').get('mirrornet')['spec']['provider'] == \
@@ -92,6 +98,7 @@ def test_remote_mirror_converges_mirrors_packets_and_tears_down_only_its_own(
 
     again = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS])
     assert again.changed == 0 and again.failures == [], again.failures
+    assert nb_mirror(lab, 'web0-egress')['external_ids'][SINCE] == since   # kept
     check_again = play(lab, kube, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS],
                        check=True)
     assert check_again.changed == 0, [t['task'] for t in check_again.tasks if t.get('changed')]

@@ -306,6 +306,10 @@ def test_remote_mirror_writes_an_evidence_report_with_what_the_capture_saw(lab_p
             mirror['ports']) == ('web0-egress', 'gre', 99, 'from-lport', SINK_IP,
                                  ['web-0.default'])
     assert 7000 < mirror['expires_in'] <= 7200 and mirror['expired'] is False
+    # since when: recorded when the role first created the mirror, before this report
+    assert report['since'] == mirror['external_ids']['kubeovn.mirror/since'] <= \
+        report['generated_at'], report
+    assert mirror['external_ids']['kubeovn.mirror/receiver'] == 'default/mirror-receiver'
     assert report['receiver'] == {'pod': 'default/mirror-receiver',
                                   'attachment': 'default/mirrornet', 'address': SINK_IP}
     assert report['pods'] == [{'name': 'web-0', 'namespace': 'default'}]
@@ -316,6 +320,7 @@ def test_remote_mirror_writes_an_evidence_report_with_what_the_capture_saw(lab_p
     summary = (evidence / 'web0-egress-evidence.md').read_text()
     for line in ('# Mirror web0-egress: evidence', '| pods | default/web-0 |',
                  '| to | %s: pod default/mirror-receiver on default/mirrornet |' % SINK_IP,
+                 '| since | %s |' % report['since'],
                  '| 4 | icmp | %s | %s |' % (PODS['web-0'][2], PODS['web-1'][2])):
         assert line in summary, summary
     never = real.play('playbooks/remote_mirror.yml', var_files=[remote_vars(

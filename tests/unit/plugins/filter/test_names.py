@@ -1,10 +1,13 @@
-"""The shared names filters: one provider format, one owner marker key."""
+"""The shared names filters: one provider format, one owner marker key, the remote_mirror
+role's receiver and since markers."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubeovn.mirror.plugins.filter import names
 from ansible_collections.kubeovn.mirror.plugins.filter.names import FilterModule
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import OWNER_KEY
+from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+    OWNER_KEY, RECEIVER_KEY, SINCE_KEY)
 
 FILTERS = FilterModule().filters()
 
@@ -25,3 +28,21 @@ def test_owner_marker_round_trip_uses_the_one_constant():
     assert FILTERS['marked_owner'](dict(marker, other='x')) == 'netops'
     assert FILTERS['marked_owner']({}) is None and FILTERS['marked_owner'](None) is None
     assert FILTERS['owner_marker_key'](None) == OWNER_KEY
+
+
+def test_remote_markers_keep_the_first_since_and_read_back():
+    markers = names.remote_markers('netops', 'default/mirror-receiver', '2026-12-03T04:00:00Z')
+    assert markers == {OWNER_KEY: 'netops', RECEIVER_KEY: 'default/mirror-receiver',
+                       SINCE_KEY: '2026-12-03T04:00:00Z'}
+    # a re-run an hour later keeps the recorded time
+    again = names.remote_markers('netops', 'default/mirror-receiver', '2026-12-03T05:00:00Z',
+                                 markers)
+    assert again == markers
+    assert names.marked_receiver(markers) == {'namespace': 'default', 'name': 'mirror-receiver'}
+    assert names.marked_since(markers) == '2026-12-03T04:00:00Z'
+    assert names.marked_receiver({OWNER_KEY: 'x'}) is None and names.marked_since(None) is None
+
+
+def test_remote_markers_refuse_a_receiver_without_namespace():
+    with pytest.raises(AnsibleFilterError, match="<namespace>/<name> \\(got 'receiver'\\)"):
+        names.remote_markers('netops', 'receiver', '2026-12-03T04:00:00Z')
