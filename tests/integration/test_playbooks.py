@@ -3,12 +3,15 @@ and a stand-in for the kubelet and Kube-OVN (lab/standin.py)."""
 
 import os
 import re
+import subprocess
+import threading
 
 import pytest
 import yaml
 
 from lab.ansible import REPO, run_collection_playbook
-from lab.ovn import MIRROR_TAP, PODS, SINK_IP, decode_mirrored
+from lab.daemons import wait_until
+from lab.ovn import MIRROR_TAP, PODS, PREFIX, SINK_IP, decode_mirrored
 from lab.standin import ClusterStandIn, create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
@@ -251,3 +254,82 @@ def test_remote_mirror_preflight_refuses_naming_the_problem_and_writes_nothing(
     assert lab.nbctl('--bare', '--columns=name', 'list', 'Mirror') == nb_before
     assert nads.get_or_none('mirrornet') is None
     assert kube.custom('kubeovn.io', 'v1', 'subnets').get_or_none('mirrornet') is None
+
+
+def test_remote_mirror_preflight_refuses_a_33rd_mirror_and_writes_nothing(lab, cluster):
+    """OVS takes at most 32 mirrors per bridge: with 32 in the NB, a new one is refused."""
+    names = ['full-%02d' % i for i in range(32)]
+    batch = []
+    for number, name in enumerate(names):
+        batch += ['--', 'mirror-add', name, 'gre', str(1000 + number), 'from-lport', SINK_IP]
+    lab.nbctl(*batch[1:])
+    try:
+        nb_before = lab.nbctl('--bare', '--columns=name', 'list', 'Mirror')
+        run = play(lab, cluster, 'playbooks/remote_mirror.yml', var_files=[REMOTE_VARS])
+        refused = run.result('Refuse a mirror that cannot work, naming every problem')
+        assert refused.get('failed') and "mirror 'web0-egress' would make 33 mirrors: OVS " \
+            "takes at most 32 per bridge" in refused['msg'], refused
+        assert run.changed == 0
+        assert lab.nbctl('--bare', '--columns=name', 'list', 'Mirror') == nb_before
+    finally:
+        lab.nbctl(*[part for name in names for part in ('--', 'mirror-del', name)][1:])
+
+
+def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
+    """playbooks/capture.yml with mirror_capture_netns: the bounded tcpdump runs in the lab's
+    receiver namespace (no pod); per-mirror counts equal the pings sent in each mirrored
+    direction, for GRE and ERSPAN; a mirror with nothing attached fails expect_packets."""
+    mirrors = (('cap-gre', 'gre', '99', 'from-lport', 'web-0.default', True, False),
+               ('cap-erspan', 'erspan', '7', 'to-lport', 'db-0.default', False, True))
+    for name, kind, index, direction, port, src, dst in mirrors:
+        lab.nbctl('mirror-add', name, kind, index, direction, SINK_IP)
+        lab.nbctl('lsp-attach-mirror', port, name)
+    lab.nbctl('mirror-add', 'cap-idle', 'gre', '42', 'from-lport', SINK_IP)
+    netns = PREFIX + '-rx'
+    try:
+        for name, kind, index, direction, port, src, dst in mirrors:
+            lab.wait_tunnel(name)
+            lab.wait_mirror_realised(name, src=src, dst=dst)
+        lab.ping('web-0', PODS['web-1'][2], count=1)          # neighbours and flows warm
+        lab.ping('web-1', PODS['db-0'][2], count=1)
+
+        def capture(expect, duration):
+            outcome = {}
+            thread = threading.Thread(target=lambda: outcome.update(run=play(
+                lab, cluster, 'playbooks/capture.yml', extra_vars={
+                    'mirror_capture_netns': netns, 'mirror_capture_interface': 'eth0',
+                    'mirror_capture_duration': duration,
+                    'mirror_capture_dest': str(tmp_path / 'captures'),
+                    'mirror_capture_expect_packets': expect})))
+            thread.start()
+            try:
+                wait_until(lambda: 'tcpdump' in subprocess.run(
+                    ['ip', 'netns', 'exec', netns, 'pgrep', '-a', 'tcpdump'],
+                    capture_output=True, text=True, check=False).stdout, 60,
+                    'tcpdump running in ' + netns, interval=0.2)
+                lab.ping('web-0', PODS['web-1'][2], count=4)
+                lab.ping('web-1', PODS['db-0'][2], count=4)
+            finally:
+                thread.join(120)
+            return outcome['run']
+
+        run = capture(['cap-gre', 'cap-erspan'], 6)
+        assert run.failures == [], run.failures
+        report = run.result('Report the capture per mirror')
+        assert os.path.basename(report['path']).startswith('netns-%s-eth0-' % netns)
+        by_name = dict((m['name'], m) for m in report['mirrors'])
+        icmp = dict((name, [(c['src'], c['dst'], c['packets']) for c in
+                            by_name[name]['conversations'] if c['protocol'] == 'icmp'])
+                    for name in ('cap-gre', 'cap-erspan'))
+        assert icmp == {'cap-gre': [(PODS['web-0'][2], PODS['web-1'][2], 4)],
+                        'cap-erspan': [(PODS['web-1'][2], PODS['db-0'][2], 4)]}, report
+        assert subprocess.run(['ls', '/tmp/kubeovn-mirror-capture-%s.pcap' % netns],
+                              capture_output=True, check=False).returncode != 0   # removed
+
+        silent = capture(['cap-gre', 'cap-idle'], 3)
+        failed = silent.result('Report the capture per mirror')
+        assert failed.get('failed') and 'no packets from mirror cap-idle in the capture' in \
+            failed['msg'], failed
+    finally:
+        for name in ('cap-gre', 'cap-erspan', 'cap-idle'):
+            lab.nbctl('--if-exists', 'mirror-del', name)
