@@ -89,7 +89,7 @@ integration: deps kube-apiserver ovn-root node-images
 
 # One pytest session for unit + integration, so its closing line counts every test.
 test: sanity lint kube-apiserver ovn-root node-images
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=30 tests/unit tests/integration $(PYTEST_ARGS)
 
 # The one-machine lab (real OVS userspace datapath + OVN); see lab/ovn.py.
 lab-up: deps ovn-root

@@ -98,3 +98,18 @@ def follow_row(lags, runs):
     p90 = ordered[min(len(ordered) - 1, int(round(0.9 * len(ordered))) - 1)]
     return dict(trials=len(lags), median=statistics.median(lags), p90=p90, max=ordered[-1],
                 min=ordered[0], runs=runs)
+
+
+if __name__ == '__main__':
+    import argparse
+    import sys
+    import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tools.collection import ensure_collection_link
+    ensure_collection_link()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--trials', type=int, default=20)
+    options = parser.parse_args()
+    row = follow_row(*follow_lags(tempfile.mkdtemp(prefix='bench-follow-'), options.trials))
+    print('rulebook lag over %(trials)d trials: median %(median).1f s, p90 %(p90).1f s, '
+          'min %(min).1f s, max %(max).1f s; %(runs)d converges' % row)
