@@ -78,13 +78,19 @@ def test_every_third_party_import_of_the_plugins_is_in_requirements_txt():
     assert missing == [], 'imported by plugins/ but not in requirements.txt: %s' % missing
 
 
-def test_ansible_builder_creates_the_build_context(tmp_path):
+def builder_context(definition, tmp_path):
+    """`ansible-builder create` of `definition`: the build context's directory."""
     context = tmp_path / 'context'
     builder = os.path.join(os.path.dirname(sys.executable), 'ansible-builder')
-    proc = subprocess.run([builder, 'create', '-f', AWX_EE, '-c', str(context),
+    proc = subprocess.run([builder, 'create', '-f', definition, '-c', str(context),
                            '--output-filename', 'Containerfile'],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return context
+
+
+def test_ansible_builder_creates_the_build_context(tmp_path):
+    context = builder_context(AWX_EE, tmp_path)
     containerfile = (context / 'Containerfile').read_text()
     assert 'quay.io/centos/centos:stream9' in containerfile
     assert 'ansible-galaxy collection install' in containerfile or \
@@ -96,12 +102,7 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
 def test_ansible_builder_creates_the_decision_environment(tmp_path):
     """The rulebook's decision environment: ansible-rulebook, a Java 17 runtime, this
     collection (with its Python requirements) and kubernetes.core."""
-    context = tmp_path / 'context'
-    builder = os.path.join(os.path.dirname(sys.executable), 'ansible-builder')
-    proc = subprocess.run([builder, 'create', '-f', DECISION_ENV, '-c', str(context),
-                           '--output-filename', 'Containerfile'],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    context = builder_context(DECISION_ENV, tmp_path)
     containerfile = (context / 'Containerfile').read_text()
     assert 'JAVA_HOME=/usr/lib/jvm/jre-17-openjdk' in containerfile
     python = (context / '_build' / 'requirements.txt').read_text()

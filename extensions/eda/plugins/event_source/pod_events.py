@@ -158,9 +158,10 @@ def cni_state(pod):
 class Follower:
     """One list-then-watch loop (a selector, or the kube-ovn-cni pods) in its own thread.
 
-    `emit(kind, key, before, after)` gets each difference; the loop keeps `known` (the state
-    of each pod it follows) and `version` (the resourceVersion to resume from). `relists`
-    counts the lists after the first (410 Gone, reconnection).
+    `emit(key, before, after, pod)` gets each difference ((namespace, name), the states as
+    `state(pod)` makes them, None for none); the loop keeps `known` (the state of each pod it
+    follows) and `version` (the resourceVersion to resume from). `relists` counts the lists
+    after the first (410 Gone, reconnection), `reconnects` the failed watches.
     """
 
     def __init__(self, name, list_pods, state, emit, stop, backoff_max=30, watch_timeout=300):
@@ -247,7 +248,8 @@ def pod_event(index, provider, key, before, after):
     current = after or before
     change = 'deleted' if after is None else ('added' if before is None or
                                               before['uid'] != after['uid'] else 'changed')
-    lsp = '%s.%s' % (name, namespace) + ('.%s' % provider if provider else '')
+    dummy, selectors = _collection_utils()
+    lsp = selectors.lsp_name(name, namespace, provider)
     return dict(type='pod', change=change, selector=index, namespace=namespace, name=name,
                 lsp=lsp, labels=current['labels'], node=current['node'],
                 ready=bool(after and after['ready']),
