@@ -149,8 +149,7 @@ def test_bad_rulebook_variables_fail_at_start(tmp_path, kube, variables, message
     assert rulebook.runs() == 0 and left == []
 
 
-def test_rulebook_follows_pods_through_rollouts_and_an_apiserver_restart(tmp_path, compacting,
-                                                                          nb):
+def test_rulebook_follows_rollouts_and_an_apiserver_restart(tmp_path, compacting, nb):
     """ansible-rulebook runs the rulebook (on the compacting control plane, so that the watch
     it resumes after the API server's restart has been compacted: 410 Gone, listed again)."""
     kube, namespace = compacting, 'default'
