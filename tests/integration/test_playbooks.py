@@ -294,7 +294,16 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
         lab.ping('web-0', PODS['web-1'][2], count=1)          # neighbours and flows warm
         lab.ping('web-1', PODS['db-0'][2], count=1)
 
+        def tcpdump_log():
+            try:
+                with open('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns) as handle:
+                    return handle.read()
+            except OSError:
+                return ''
+
         def capture(expect, duration):
+            if os.path.exists('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns):
+                os.remove('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns)  # a killed run's
             outcome = {}
             thread = threading.Thread(target=lambda: outcome.update(run=play(
                 lab, cluster, 'playbooks/capture.yml', extra_vars={
@@ -304,10 +313,10 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
                     'mirror_capture_expect_packets': expect})))
             thread.start()
             try:
-                wait_until(lambda: 'tcpdump' in subprocess.run(
-                    ['ip', 'netns', 'exec', netns, 'pgrep', '-a', 'tcpdump'],
-                    capture_output=True, text=True, check=False).stdout, 60,
-                    'tcpdump running in ' + netns, interval=0.2)
+                # tcpdump says "listening on" (into the role's log beside the pcap) once it
+                # captures; a running process alone may not be capturing yet
+                wait_until(lambda: 'listening on' in tcpdump_log(), 60,
+                           'tcpdump capturing in ' + netns, interval=0.1)
                 lab.ping('web-0', PODS['web-1'][2], count=4)
                 lab.ping('web-1', PODS['db-0'][2], count=4)
             finally:
