@@ -16,7 +16,6 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan imp
     attachment_commands, converge_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     mirror_record, ports_by_mirror)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 
 # OWNER_KEY (naming) marks a mirror as managed by a declared set; its value names the set's
 # owner, so purge only ever deletes mirrors that the same owner created.
@@ -58,8 +57,11 @@ def plan_mirror_set(mirrors, owner, purge, support):
     is not created again): outcome['expired']. With `purge`, mirrors marked with this owner
     but not declared are deleted; nothing else is touched.
     Missing ports fail the whole run naming every one of them, writing nothing.
+    The planner takes the api and, from a caller that already looked names up, its
+    ovsdb.RowsByName.
     """
-    def planner(api):
+    def planner(api, names=None):
+        names = names or ovsdb.RowsByName(api)
         declared = dict((item['name'], item) for item in mirrors)
         attached = ports_by_mirror(api)
         commands, missing = [], []
@@ -67,7 +69,7 @@ def plan_mirror_set(mirrors, owner, purge, support):
         created, updated, deleted, expired = [], [], [], []
         for item in mirrors:
             name = item['name']
-            row = find_row(api, 'Mirror', name)
+            row = names.get('Mirror', name)
             current = mirror_record(row, attached.get(row.uuid, [])) if row is not None else {}
             if current:
                 before[name] = current
@@ -87,7 +89,7 @@ def plan_mirror_set(mirrors, owner, purge, support):
             wanted_ports = unique(list(item.get('ports') or []) + pod_lsp_names(item.get('pods')))
             missing += ['logical switch port %r (mirror %r)' % (port, name)
                         for port in wanted_ports
-                        if find_row(api, 'Logical_Switch_Port', port) is None]
+                        if names.get('Logical_Switch_Port', port) is None]
             try:
                 record, mirror_commands = converge_mirror(api, row, current, params, support)
             except ValueError as exc:
@@ -99,8 +101,7 @@ def plan_mirror_set(mirrors, owner, purge, support):
             has_now, wanted = set(current_ports), set(wanted_ports)
             attach = [port for port in wanted_ports if port not in has_now]
             detach = [port for port in current_ports if port not in wanted]
-            commands += attachment_commands(api, row, row.uuid if row is not None else name,
-                                            attach, detach)
+            commands += attachment_commands(api, names, row, name, attach, detach)
             after[name] = dict(record, ports=sorted(wanted_ports))
             if row is None:
                 created.append(name)

@@ -14,9 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_plan, ovn_mirror_set)
+    ovn_mirror_plan, ovn_mirror_set, ovsdb)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import unique
-from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import check_selectors
 
 
@@ -35,8 +34,8 @@ def check_mirror_set_params(params):
         check_selectors(item.get('selectors'), 'mirror %r: selectors' % item['name'])
 
 
-def _split_existing(api, lsps):
-    present = [name for name in lsps if find_row(api, 'Logical_Switch_Port', name) is not None]
+def _split_existing(names, lsps):
+    present = [name for name in lsps if names.get('Logical_Switch_Port', name) is not None]
     return present, [name for name in lsps if name not in present]
 
 
@@ -44,11 +43,12 @@ def plan_selected_attachments(mirror_name, named, selected, state, exclusive, wi
     """plan_lsp_attachments for `named` LSPs (must exist) plus the `selected` ones (pending
     when absent); exclusive whenever selectors are in use."""
     def planner(api):
-        present, pending = _split_existing(api, selected)
+        names = ovsdb.RowsByName(api)
+        present, pending = _split_existing(names, selected)
         lsps = unique(list(named) + present)
         outcome, commands = ovn_mirror_plan.plan_lsp_attachments(
             mirror_name, lsps, state,
-            exclusive or (with_selectors and state == 'present'))(api)
+            exclusive or (with_selectors and state == 'present'))(api, names)
         outcome['pending'] = pending if state == 'present' else []
         return outcome, commands
     return planner
@@ -58,16 +58,18 @@ def plan_selected_mirror_set(mirrors, selected_by_mirror, owner, purge, support)
     """plan_mirror_set where each mirror's ports also hold the existing LSPs of its selected
     pods (`selected_by_mirror`: name -> [lsp]); outcome['pending']: name -> [lsp]."""
     def planner(api):
+        names = ovsdb.RowsByName(api)
         declared, pending = [], {}
         for item in mirrors:
             selected = selected_by_mirror.get(item['name'], [])
             if selected and item.get('state', 'present') == 'present':
-                present, missing = _split_existing(api, selected)
+                present, missing = _split_existing(names, selected)
                 item = dict(item, ports=unique(list(item.get('ports') or []) + present))
                 if missing:
                     pending[item['name']] = missing
             declared.append(item)
-        outcome, commands = ovn_mirror_set.plan_mirror_set(declared, owner, purge, support)(api)
+        outcome, commands = ovn_mirror_set.plan_mirror_set(
+            declared, owner, purge, support)(api, names)
         outcome['pending'] = pending
         return outcome, commands
     return planner
