@@ -243,7 +243,7 @@ def recount_attachments(module, session, expected, exclusive):
         names = ovsdb.RowsByName(api)
         attached = ports_by_mirror(api)
         for name, ports in expected.items():
-            row = find_row(api, 'Mirror', name)
+            row = names.get('Mirror', name)
             current = attached.get(row.uuid, []) if row is not None else []
             if name in exclusive:
                 wanted = set(ports)
