@@ -47,11 +47,11 @@ class StdlibJsonParser(object):
     was built against libopenvswitch, which Debian does not ship as a library, else one in
     pure Python that handles one character per call. At 5,000 ports the rows read and the
     update the server sends back after the commit took that parser a quarter of the
-    module's time. This one has the same interface (``feed`` returns how much of the text it used,
-    then ``is_done`` and ``finish``). It finds where the message ends by matching brackets
-    outside strings (a regular expression, in C, skips each string whole) and decodes the
-    message with ``json``. Text after the message is left to the reader, which starts a new
-    parser on it.
+    module's time. This one has the same interface (``feed`` returns how much of the text
+    it used, then ``is_done`` and ``finish``). It finds where the message ends by matching
+    brackets outside strings (a regular expression, in C, skips each string whole) and
+    decodes the message with ``json``. Text after the message is left to the reader, which
+    starts a new parser on it.
     """
 
     # A string (closed, or cut off by the end of the text, maybe after a backslash), or a
