@@ -87,9 +87,14 @@ unit: deps
 integration: deps kube-apiserver ovn-root node-images
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-# One pytest session for unit + integration, so its closing line counts every test.
+# Two pytest sessions over unit + integration: first the tests that start only their own
+# daemons (ovsdb-servers, a control plane) on both cores, a test file per worker; then those
+# marked serial (the lab, the real node, namespaces: tests/conftest.py) one at a time.
 test: sanity lint kube-apiserver ovn-root node-images
-	$(PY) -m pytest -q -p no:cacheprovider --durations=30 tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not serial' -n 2 --dist loadfile --durations=15 \
+		tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -m serial --durations=20 \
+		tests/unit tests/integration $(PYTEST_ARGS)
 
 # The one-machine lab (real OVS userspace datapath + OVN); see lab/ovn.py.
 lab-up: deps ovn-root

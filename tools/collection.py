@@ -13,5 +13,8 @@ def ensure_collection_link():
     link = os.path.join(parent, 'mirror')
     os.makedirs(parent, exist_ok=True)
     if not os.path.islink(link):
-        os.symlink(os.path.relpath(REPO, parent), link)
+        try:
+            os.symlink(os.path.relpath(REPO, parent), link)
+        except FileExistsError:     # another test worker made it first
+            pass
     return COLLECTIONS

@@ -5,8 +5,12 @@ test_playbooks.py and the lab tests cover; it passed here too, 84 s against 87 s
 import subprocess
 import sys
 
+import pytest
+
 from lab.ansible import REPO
 from lab.ovn_versions import CURRENT_VERSION
+
+pytestmark = pytest.mark.serial     # its own lab: one OVN lab at a time on a machine
 
 # What the receiver pod and the two local mirror ports must have seen.
 EXPECTED = ['What playbooks/capture.yml captured in pod mirror-receiver on net1',

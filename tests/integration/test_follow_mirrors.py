@@ -14,7 +14,8 @@ from lab.daemons import wait_until
 from lab.eda import Following, Rulebook, write_inventory
 from lab.standin import LAB_SWITCH, ClusterStandIn
 
-pytestmark = pytest.mark.kube
+# serial: the rulebook's lag and its Java process are timed against bounds.
+pytestmark = [pytest.mark.kube, pytest.mark.serial]
 
 SINK = '172.19.0.21'
 NODE = 'follow-node'

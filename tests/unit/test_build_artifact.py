@@ -19,8 +19,10 @@ GALAXY = os.path.join(os.path.dirname(sys.executable), 'ansible-galaxy')
 
 def build(tmp_path):
     tree = tmp_path / 'kubeovn' / 'mirror'
+    # The live caches are left out (another test worker may be writing them) and planted.
     shutil.copytree(REPO, tree, symlinks=True,
-                    ignore=shutil.ignore_patterns('.venv', '.git', 'build'))
+                    ignore=shutil.ignore_patterns('.venv', '.git', 'build', '.hypothesis',
+                                                  '.pytest_cache', '__pycache__'))
     for cache in ('.hypothesis/examples', 'tests/.hypothesis', '.pytest_cache/v',
                   'tests/output/junit', 'plugins/module_utils/__pycache__'):
         (tree / cache).mkdir(parents=True, exist_ok=True)
