@@ -5,7 +5,8 @@
 
 The one home for: parsing remotes (unix/tcp/ssl, several for a RAFT cluster), TLS set-up,
 a schema fetch bounded by the caller's timeout, registering only the tables and columns a
-module needs, monitor conditions, and running a planned change as one transaction.
+module needs, monitor conditions, and running a planned change as one transaction; and the
+JSON parser python-ovs reads the server's messages with (StdlibJsonParser).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,7 +52,8 @@ class StdlibJsonParser(object):
     it used, then ``is_done`` and ``finish``). It finds where the message ends by matching
     brackets outside strings (a regular expression, in C, skips each string whole) and
     decodes the message with ``json``. Text after the message is left to the reader, which
-    starts a new parser on it.
+    starts a new parser on it. Only an object or an array ends a message (every JSON-RPC
+    message and OVSDB schema is an object); a bare scalar never does.
     """
 
     # A string (closed, or cut off by the end of the text, maybe after a backslash), or a

@@ -294,16 +294,19 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
         lab.ping('web-0', PODS['web-1'][2], count=1)          # neighbours and flows warm
         lab.ping('web-1', PODS['db-0'][2], count=1)
 
+        # where the role has tcpdump write its messages (roles/mirror_capture/tasks/main.yml)
+        tcpdump_log_path = '/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns
+
         def tcpdump_log():
             try:
-                with open('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns) as handle:
+                with open(tcpdump_log_path) as handle:
                     return handle.read()
             except OSError:
                 return ''
 
         def capture(expect, duration):
-            if os.path.exists('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns):
-                os.remove('/tmp/kubeovn-mirror-capture-%s.pcap.log' % netns)  # a killed run's
+            if os.path.exists(tcpdump_log_path):
+                os.remove(tcpdump_log_path)     # a killed run's
             outcome = {}
             thread = threading.Thread(target=lambda: outcome.update(run=play(
                 lab, cluster, 'playbooks/capture.yml', extra_vars={
@@ -344,3 +347,22 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
         for name in ('cap-gre', 'cap-erspan', 'cap-idle'):
             if nb_mirror(lab, name) is not None:
                 lab.nbctl('mirror-del', name)
+
+
+@pytest.mark.parametrize('variables,named', [
+    ({'mirror_capture_netns': 'rx; touch /tmp/x'}, 'netns "rx; touch /tmp/x"'),
+    ({'mirror_capture_netns': '..'}, 'netns ".."'),
+    ({'mirror_capture_duration': 0}, 'duration 0'),
+    ({'mirror_capture_bytes': 100}, 'bytes 100'),
+], ids=['netns-shell', 'netns-dotdot', 'duration', 'bytes'])
+def test_capture_role_refuses_bad_input_before_doing_anything(tmp_path, variables, named):
+    """The role's checks run first: a bad value fails naming it, and no capture directory is
+    made (the first thing the role writes)."""
+    dest = tmp_path / 'captures'
+    run = run_collection_playbook('playbooks/capture.yml', extra_vars=dict(
+        {'mirror_capture_netns': 'rx', 'mirror_capture_dest': str(dest),
+         'mirror_capture_read_mirrors': False}, **variables))
+    assert run.rc != 0 and len(run.failures) == 1, run.failures
+    task, message = run.failures[0]
+    assert task.endswith("Check the capture's bounds") and named in message, run.failures
+    assert not dest.exists()

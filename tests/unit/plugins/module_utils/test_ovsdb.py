@@ -117,3 +117,16 @@ def test_the_json_parser_is_the_one_python_ovs_uses():
     if ovs_json.PARSER == ovs_json.PARSER_C:
         pytest.skip('python-ovs has its C parser here')
     assert ovs_json.Parser is ovsdb.StdlibJsonParser
+
+
+def test_python_ovs_reads_a_schema_file_through_it(tmp_path):
+    # ovs.json.from_file (SchemaHelper(location=...)) uses the same parser, 4,096 characters
+    # at a time: with and without a newline after the object.
+    from ovs import json as ovs_json
+    schema = {'name': 'OVN_Northbound', 'version': '7.0.0', 'tables': {
+        'Mirror': {'columns': {'name': {'type': 'string'}, 'note': {'type': 'string'}}}},
+        'padding': ['x' * 100] * 100}
+    for ending in ('', '\n'):
+        path = tmp_path / ('schema%d.json' % len(ending))
+        path.write_text(json.dumps(schema, indent=2) + ending)
+        assert ovs_json.from_file(str(path)) == schema
