@@ -268,7 +268,16 @@ class Node:
                 print('node: pods not drained: %r' % exc, file=sys.stderr)
         names = ('kube-scheduler', 'kubelet', 'containerd')
         stop_processes([self.procs.pop(name) for name in names if name in self.procs])
+        self._keep_logs()
         self.stop_leftovers()
+
+    def _keep_logs(self):
+        """The daemons' and the CNI's logs, beside the node's directory (removed next)."""
+        kept = os.path.join(os.path.dirname(self.dir), MARKER + '-logs')
+        os.makedirs(kept, exist_ok=True)
+        for name in ('containerd', 'kubelet', 'kube-scheduler', 'cni'):
+            if os.path.exists(self.path(name + '.log')):
+                shutil.copy(self.path(name + '.log'), kept)
 
     def _drain(self, timeout):
         core = self.core

@@ -47,17 +47,24 @@ class RealCluster:
                 **spec)})
         return self.node.wait_running(name)
 
-    def delete(self, name, timeout=60):
+    def delete(self, *names, timeout=150):
+        """Deletes the pods and waits until the API no longer has them. The kubelet (v1.20.2)
+        deletes a pod from the API once its sandbox is removed. It removes the sandbox at once
+        only when the status it holds already shows the containers stopped; otherwise its
+        container GC removes it, and that runs once a minute. So a pod stopped in 2 s can stay
+        a minute longer."""
         from kubernetes.client.exceptions import ApiException
-        self.core.delete_namespaced_pod(name, 'default', grace_period_seconds=1)
+        for name in names:
+            self.core.delete_namespaced_pod(name, 'default', grace_period_seconds=1)
 
-        def gone():
+        def gone(name):
             try:
                 self.core.read_namespaced_pod(name, 'default')
             except ApiException as exc:
                 return exc.status == 404
             return False
-        wait_until(gone, timeout, 'pod %s deleted' % name, interval=0.5)
+        wait_until(lambda: all(gone(name) for name in names), timeout,
+                   'pods %s deleted' % ', '.join(names), interval=0.5)
 
     def lsp(self, name):
         """The pod's LSP as ovn-nbctl reads it: {_uuid, addresses} or None."""
@@ -149,8 +156,7 @@ def test_node_ready_pods_run_ping_over_the_lab_exec_and_recreate(real):
     out = real.node.kubectl('exec', 'ping-b', '--', 'ping', '-c', '2', '-i', '0.2', '-W', '2',
                             again.status.pod_ip)
     assert ' 0% packet loss' in out, out
-    for name in ('ping-a', 'ping-b'):
-        real.delete(name)
+    real.delete('ping-a', 'ping-b')
 
 
 @pytest.fixture(scope='module')
