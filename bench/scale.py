@@ -3,7 +3,7 @@
 1. On the 100k-LSP NB, one mirror attached to 100, 1,000 and 5,000 ports in one run: the
    module's own process (first run and no-op re-run), the whole `ansible-playbook` run of a
    one-task play (medians of `repeat` runs), and one batched `ovn-nbctl` call attaching the
-   same ports (the anchor, measured once).
+   same ports (the anchor, measured once). The counts take turns within each repeat.
    Every run starts from no port attached (the mirror is deleted and added again, untimed).
 2. Fleets: N clusters (N NB servers of 20k LSPs each, one inventory host each) converged by
    `playbooks/mirrors.yml` with `--forks N`, N = 1, 5, 20; then the no-op re-run.
@@ -51,10 +51,13 @@ def _dump(path, data):
 
 
 def ports_rows(workdir, counts=(100, 1000, 5000), repeat=3):
-    """{count: medians} for the module process, its re-run, the playbook and batched nbctl."""
+    """{count: medians} for the module process, its re-run, the playbook and batched nbctl.
+
+    The counts take turns within each repeat (100, 1,000, 5,000, then again), so a machine
+    that speeds up or slows down during the minutes this takes weighs on every count alike:
+    the ratios between counts are what the goals are about."""
     db = os.path.join(workdir, 'nb-scale.db')
     shutil.copy(build_db(BIG), db)
-    results = {}
     with OvsdbServer(workdir, db_file=db, name='scale') as server:
         nbctl = ['ovn-nbctl', '--db=' + server.unix]
 
@@ -68,6 +71,7 @@ def ports_rows(workdir, counts=(100, 1000, 5000), repeat=3):
                            check=True)
 
         reset(0)
+        runs, commands = {}, {}
         for count in counts:
             ports = spread(count)
             args = dict(mirror=MIRROR[0], ports=ports, nb_connection=server.unix, timeout=300)
@@ -77,31 +81,35 @@ def ports_rows(workdir, counts=(100, 1000, 5000), repeat=3):
                 'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
                 'vars': {'ansible_python_interpreter': sys.executable},
                 'tasks': [{'kubeovn.mirror.ovn_lsp_mirror': args}]}])
-            batched = nbctl + [part for port in ports
-                               for part in ('--', 'lsp-attach-mirror', port, MIRROR[0])][1:]
-            runs = {'module': [], 'again': [], 'rss': [], 'playbook': [], 'batched': []}
-            for dummy in range(repeat):
-                seconds, rss = module_process(args_path)
-                runs['module'].append(seconds)
-                runs['rss'].append(rss)
-                seconds, rss = module_process(args_path)
-                runs['again'].append(seconds)
-                runs['rss'].append(rss)
+            commands[count] = dict(args=args_path, play=play, batched=nbctl + [
+                part for port in ports for part in ('--', 'lsp-attach-mirror', port, MIRROR[0])
+            ][1:])
+            runs[count] = {'module': [], 'again': [], 'rss': [], 'playbook': [], 'batched': []}
+        for dummy in range(repeat):
+            for count in counts:
+                run = runs[count]
+                seconds, rss = module_process(commands[count]['args'])
+                run['module'].append(seconds)
+                run['rss'].append(rss)
+                seconds, rss = module_process(commands[count]['args'])
+                run['again'].append(seconds)
+                run['rss'].append(rss)
                 reset(count)
-                runs['playbook'].append(timed(
-                    [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), play,
-                     '-i', 'localhost,'], env=ansible_env(QUIET))[0])
+                run['playbook'].append(timed(
+                    [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+                     commands[count]['play'], '-i', 'localhost,'], env=ansible_env(QUIET))[0])
                 reset(count)
-                if not runs['batched']:     # the anchor, once: 5,000 ports take ~50 s
-                    runs['batched'].append(timed(batched)[0])
+                if not run['batched']:     # the anchor, once: 5,000 ports take ~50 s
+                    run['batched'].append(timed(commands[count]['batched'])[0])
                     reset(count)
-            results[count] = dict((key, statistics.median(values))
-                                  for key, values in runs.items())
-            results[count]['rss'] = max(runs['rss'])
-            print('  %d ports: module %.2f s, re-run %.2f s, playbook %.2f s, batched nbctl '
-                  '%.2f s' % (count, results[count]['module'], results[count]['again'],
-                              results[count]['playbook'], results[count]['batched']),
-                  flush=True)
+    results = {}
+    for count in counts:
+        results[count] = dict((key, statistics.median(values))
+                              for key, values in runs[count].items())
+        results[count]['rss'] = max(runs[count]['rss'])
+        print('  %d ports: module %.2f s, re-run %.2f s, playbook %.2f s, batched nbctl '
+              '%.2f s' % (count, results[count]['module'], results[count]['again'],
+                          results[count]['playbook'], results[count]['batched']), flush=True)
     return results
 
 
