@@ -141,7 +141,7 @@ def render(attach, sizes, ports, load, fleets, playbook, follow=None):
                          count, BIG, row['module'], row['again'], row['batched'], ratio,
                          _rss(row['rss'])))
         if count != min(ports):
-            anchor = 'the %d-port playbook %.2f s | %.1fx' % (
+            anchor = 'the %d-port playbook %.2f s | %.2fx' % (
                 min(ports), base['playbook'], row['playbook'] / base['playbook'])
         else:
             anchor = ' |'
@@ -173,7 +173,7 @@ def render(attach, sizes, ports, load, fleets, playbook, follow=None):
         ('module process, %d ports <= 5x %d ports' % (max(ports), min(ports)),
          '%.1fx' % (big['module'] / base['module']), big['module'] <= 5 * base['module']),
         ('whole playbook, %d ports <= 2x %d ports' % (max(ports), min(ports)),
-         '%.1fx' % (big['playbook'] / base['playbook']),
+         '%.2fx' % (big['playbook'] / base['playbook']),     # at the edge: two decimals
          big['playbook'] <= 2 * base['playbook']),
         ('no-op re-run of %d ports no slower than the first run' % max(ports),
          '%.2f s vs %.2f s' % (big['again'], big['module']), big['again'] <= big['module']),
