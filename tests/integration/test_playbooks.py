@@ -317,9 +317,12 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
             thread.start()
             try:
                 # tcpdump says "listening on" (into the role's log beside the pcap) once it
-                # captures; a running process alone may not be capturing yet
-                wait_until(lambda: 'listening on' in tcpdump_log(), 60,
-                           'tcpdump capturing in ' + netns, interval=0.1)
+                # captures; a running process alone may not be capturing yet. A play that
+                # ended before (it failed) is reported as it failed.
+                wait_until(lambda: 'listening on' in tcpdump_log() or not thread.is_alive(),
+                           60, 'tcpdump capturing in ' + netns, interval=0.1)
+                if not thread.is_alive():
+                    assert outcome['run'].failures == [], outcome['run'].failures
                 lab.ping('web-0', PODS['web-1'][2], count=4)
                 lab.ping('web-1', PODS['db-0'][2], count=4)
             finally:
