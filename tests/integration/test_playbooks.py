@@ -359,7 +359,11 @@ def test_capture_role_in_the_labs_receiver_namespace(lab, cluster, tmp_path):
     ({'mirror_capture_bytes': 100}, 'bytes 100'),
     ({'mirror_capture_netns': '', 'mirror_capture_pod': '../../x'}, 'pod "../../x"'),
     ({'mirror_capture_netns': '', 'mirror_capture_namespace': 'a/b'}, 'namespace "a/b"'),
-], ids=['netns-shell', 'netns-dotdot', 'duration', 'bytes', 'pod-path', 'namespace-path'])
+    # a boolean given as text on the command line (-e mirror_capture_read_mirrors=false)
+    ({'mirror_capture_read_mirrors': 'false', 'mirror_capture_expect_packets': ['m1']},
+     "expect_packets ['m1'] needs mirror_capture_read_mirrors"),
+], ids=['netns-shell', 'netns-dotdot', 'duration', 'bytes', 'pod-path', 'namespace-path',
+        'expect-without-read'])
 def test_capture_role_refuses_bad_input_before_doing_anything(tmp_path, variables, named):
     """The role's checks run first: a bad value fails naming it, and no capture directory is
     made (the first thing the role writes)."""
