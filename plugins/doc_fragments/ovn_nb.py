@@ -58,7 +58,10 @@ options:
 requirements:
   - ovsdbapp >= 2.18 (Python, on the host that runs the module)
   - kubernetes (Python), only to find the NB through O(kubeconfig) or in-cluster config
-  - ovs (Python bindings of Open vSwitch; a dependency of ovsdbapp)
+  - ovs (Python bindings of Open vSwitch; a dependency of ovsdbapp). From 3.4 on, ports are
+    attached and detached with raw operations (faster for thousands of ports), and a mirror
+    deleted by someone else during the run makes the transaction plan again; before 3.4 only
+    the recount after the commit notices it.
 notes:
   - Only the C(Mirror) table and the C(name) and C(mirror_rules) columns of
     C(Logical_Switch_Port) are read, and only the ports named in the task or having a mirror

@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 # A GRE key is 32 bits (an OVN gre mirror's index, a gretap link's key).
 GRE_KEY_MAX = 2 ** 32 - 1
 # external_ids key marking what this collection wrote; its value names the owner (for
@@ -69,9 +71,12 @@ def check_name(kind, name):
     check_text('%s name' % kind, name)
 
 
+_CONTROL_CHARACTER = re.compile('[\x00-\x1f\x7f]')
+
+
 def check_text(what, value):
     """OVSDB refuses control characters (a NUL makes ovsdb-server drop the connection)."""
-    if any(ord(char) < 0x20 or ord(char) == 0x7f for char in str(value)):
+    if _CONTROL_CHARACTER.search(str(value)):
         raise ValueError('%s %r contains a control character' % (what, value))
 
 

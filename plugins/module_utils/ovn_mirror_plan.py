@@ -163,29 +163,45 @@ def converge_mirror(api, row, before, params, support):
 
 def attachment_commands(api, names, mirror_row, mirror_name, attach, detach):
     """Commands attaching the mirror to the LSPs named in `attach` and detaching it from
-    those in `detach`, verifying at commit that neither those ports nor an existing mirror
-    changed since they were read (so a port deleted meanwhile is noticed, not skipped).
+    those in `detach`, checking at commit that those ports and an existing mirror are
+    still there as they were read (so a port or the mirror deleted meanwhile is noticed,
+    not skipped: ovsdbapp retries and the planner plans again from fresh rows).
     `names` is the planner's ovsdb.RowsByName. `mirror_row` is None when the mirror is
     created in the same transaction: it is then found by `mirror_name` when the commands
     run (the IDL holds the rows a transaction inserts), and has no port to detach."""
     if not attach and not detach:
         return []
-    rows = dict((name, names.get('Logical_Switch_Port', name))
-                for name in list(attach) + list(detach))
-    read = [(row, 'mirror_rules') for row in rows.values() if row is not None]
-    if mirror_row is not None:
-        read.append((mirror_row, 'name'))
+    lsps = 'Logical_Switch_Port'
+    attaching = [(name, names.get(lsps, name)) for name in attach]
+    detaching = [(name, names.get(lsps, name)) for name in detach]
+    detaching = [(name, row) for name, row in detaching if row is not None]
+
+    def raw_operations():
+        # The checks first, then the writes; each mutation only adds or removes this
+        # mirror, so other mirrors on the same ports are left as they are.
+        checks = [ovsdb.name_check_op('Mirror', mirror_row, mirror_name)] + [
+            ovsdb.name_check_op(lsps, row, name) for name, row in attaching + detaching]
+        writes = [ovsdb.reference_mutation_op(lsps, row, 'mirror_rules', mutator, mirror_row)
+                  for mutator, pairs in (('insert', attaching), ('delete', detaching))
+                  for dummy, row in pairs]
+        return checks + writes
 
     def mutate(txn):
         # What ovsdbapp's lsp_attach_mirror / lsp_detach_mirror do, on the rows already
-        # looked up: one command instead of one per port (0.3 s less for 5,000 ports).
+        # looked up: one command instead of one per port; for an existing mirror as raw
+        # operations (ovsdb.add_raw_operations: 0.2 s less for 5,000 ports).
+        if mirror_row is not None and ovsdb.add_raw_operations(txn, raw_operations()):
+            return
+        # A mirror inserted by this transaction (or python-ovs before 3.4): through the
+        # IDL, which checks these rows because it writes them.
         mirror = mirror_row if mirror_row is not None else find_row(api, 'Mirror', mirror_name)
-        for name in attach:
-            rows[name].addvalue('mirror_rules', mirror)
-        for name in detach:
-            if rows[name] is not None:
-                rows[name].delvalue('mirror_rules', mirror)
-    return [ovsdb.verify_command(api, read), ovsdb.CallbackCommand(api, mutate)]
+        for dummy, row in attaching + detaching:
+            row.verify('mirror_rules')
+        for dummy, row in attaching:
+            row.addvalue('mirror_rules', mirror)
+        for dummy, row in detaching:
+            row.delvalue('mirror_rules', mirror)
+    return [ovsdb.CallbackCommand(api, mutate)]
 
 
 def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):

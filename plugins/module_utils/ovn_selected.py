@@ -35,8 +35,11 @@ def check_mirror_set_params(params):
 
 
 def _split_existing(names, lsps):
-    present = [name for name in lsps if names.get('Logical_Switch_Port', name) is not None]
-    return present, [name for name in lsps if name not in present]
+    """The LSP names in `lsps` that exist, and those that do not (each in order)."""
+    present, missing = [], []
+    for name in lsps:
+        (missing if names.get('Logical_Switch_Port', name) is None else present).append(name)
+    return present, missing
 
 
 def plan_selected_attachments(mirror_name, named, selected, state, exclusive, with_selectors):

@@ -156,41 +156,99 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
     assert took < 60
 
 
-def test_port_deleted_between_plan_and_commit_is_replanned(nb):
-    """ovsdbapp re-runs a transaction the server refuses as stale (TRY_AGAIN); our planner
-    runs inside it, so the retry plans again from fresh rows and sees the port is gone."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-        ovn_mirror_plan, ovn_nb, ovsdb)
+# How attachments reach the server (ovn_mirror_plan.attachment_commands): raw operations
+# (python-ovs >= 3.4, Transaction.add_op), or through the IDL as with an older python-ovs,
+# played here by taking add_op away.
+WRITE_PATHS = ['raw-operations', 'idl-without-add_op']
+
+
+@pytest.fixture(params=WRITE_PATHS)
+def write_path(request, monkeypatch):
+    if request.param == 'idl-without-add_op':
+        from ovs.db import idl
+        monkeypatch.delattr(idl.Transaction, 'add_op')
+    return request.param
+
+
+def _open_nb_session(nb):
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
     from ovsdbapp.schema.ovn_northbound import impl_idl
-    nb.add_ports(['web-0.default', 'web-1.default'])
-    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
-    names = ['web-0.default', 'web-1.default']
-    session = ovsdb.open_session(
+    return ovsdb.open_session(
         impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound', ovsdb.ConnectionSettings(nb.connection, 10),
         [ovsdb.TableView('Mirror', ovn_nb.MIRROR_COLUMNS),
          ovsdb.TableView('Logical_Switch_Port', ovn_nb.LSP_COLUMNS)])
-    plans = []
-    planner = ovn_mirror_plan.plan_lsp_attachments('mirror1', names, 'present', False)
 
-    def deleting_after_first_plan(api):
+
+def _plan_then(planner, meanwhile):
+    """`planner`, and `meanwhile` run by someone else after its first plan, before its
+    commit reaches the server. Returns the planner and the list of its plans."""
+    plans = []
+
+    def planning(api):
         plans.append('planning')
         outcome = planner(api)
         plans[-1] = outcome[0]
         if len(plans) == 1:
-            # Someone else deletes a port after we planned, before our commit reaches
-            # the server.
-            nb.nbctl('lsp-del', 'web-1.default')
+            meanwhile()
         return outcome
+    return planning, plans
 
+
+def test_port_deleted_between_plan_and_commit_is_replanned(nb, write_path):
+    """ovsdbapp re-runs a transaction the server refuses as stale (TRY_AGAIN); our planner
+    runs inside it, so the retry plans again from fresh rows and sees the port is gone."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    nb.add_ports(['web-0.default', 'web-1.default'])
+    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
+    names = ['web-0.default', 'web-1.default']
+    planner, plans = _plan_then(
+        ovn_mirror_plan.plan_lsp_attachments('mirror1', names, 'present', False),
+        lambda: nb.nbctl('lsp-del', 'web-1.default'))
     before = nb.dump()
-    with session:
+    with _open_nb_session(nb) as session:
         with pytest.raises(LookupError) as error:
-            ovsdb.run_planned(session.api, deleting_after_first_plan)
+            ovsdb.run_planned(session.api, planner)
     # Planned twice: the first plan's commit was refused, the second saw the port gone.
     assert len(plans) == 2 and plans[0]['attached'] == names and plans[1] == 'planning', plans
     assert "logical switch port 'web-1.default'" in str(error.value)
     assert nb.ports_of('mirror1') == []     # web-0 not attached either: all or nothing
     assert 'web-1.default' in before and 'web-1.default' not in nb.dump()
+
+
+def test_mirror_deleted_between_plan_and_commit_is_replanned(nb):
+    """The raw operations check the mirror too (python-ovs sends no check for a row it
+    does not write, so before 3.4 only the recount after the commit notices this)."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    nb.add_ports(['web-0.default'])
+    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
+    planner, plans = _plan_then(
+        ovn_mirror_plan.plan_lsp_attachments('mirror1', ['web-0.default'], 'present', False),
+        lambda: nb.nbctl('mirror-del', 'mirror1'))
+    with _open_nb_session(nb) as session:
+        with pytest.raises(LookupError) as error:
+            ovsdb.run_planned(session.api, planner)
+    assert len(plans) == 2 and plans[1] == 'planning', plans
+    assert "mirror 'mirror1'" in str(error.value)
+    assert 'mirror1' not in nb.dump()
+
+
+def test_both_write_paths_attach_and_detach_only_this_mirror(nb, write_path):
+    """Attaching and detaching (exclusive) leave the port's other mirror alone, by either
+    path; the IDL path is also what a mirror created in the same transaction takes."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    nb.add_ports(['web-0.default', 'web-1.default', 'db-0.shop'])
+    nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
+    nb.nbctl('mirror-add', 'other', 'gre', '98', 'to-lport', '172.19.0.22')
+    nb.nbctl('lsp-attach-mirror', 'web-1.default', 'mirror1')
+    nb.nbctl('lsp-attach-mirror', 'web-1.default', 'other')
+    nb.nbctl('lsp-attach-mirror', 'web-0.default', 'other')
+    with _open_nb_session(nb) as session:
+        outcome = ovsdb.run_planned(session.api, ovn_mirror_plan.plan_lsp_attachments(
+            'mirror1', ['web-0.default', 'db-0.shop'], 'present', True))
+    assert outcome['attached'] == ['web-0.default', 'db-0.shop'], outcome
+    assert outcome['detached'] == ['web-1.default'], outcome
+    assert nb.ports_of('mirror1') == ['db-0.shop', 'web-0.default']
+    assert nb.ports_of('other') == ['web-0.default', 'web-1.default']
 
 
 class _ModuleStandIn:
