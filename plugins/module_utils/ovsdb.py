@@ -512,30 +512,34 @@ def verify_command(api, rows_and_columns):
     transaction; ovsdbapp then retries it and our planner plans again from fresh rows.
     (Without it, a write to a row that vanished matches nothing and is silently lost.)
     python-ovs sends the check only for a row the same transaction writes through the IDL;
-    for any other row use name_check_op."""
+    for any other row use name_check_ops."""
     def verify(txn):
         for row, column in rows_and_columns:
             row.verify(column)
     return CallbackCommand(api, verify)
 
 
-
 def _where_row(row):
     return [['_uuid', '==', ['uuid', str(row.uuid)]]]
 
 
-def name_check_op(table, row, name):
-    """A raw `wait` operation: the transaction fails (and ovsdbapp retries it, planning
-    again) unless `row` of `table` still exists and is still named `name` (as it was read)."""
-    return {'op': 'wait', 'table': table, 'timeout': 0, 'where': _where_row(row),
-            'until': '==', 'columns': ['name'], 'rows': [{'name': name}]}
+def name_check_ops(table, names_and_rows):
+    """Raw `wait` operations, one per (name, row) of `table`: the transaction fails (and
+    ovsdbapp retries it, planning again) unless each row still exists and is still named
+    `name` (as it was read)."""
+    columns = ['name']
+    return [{'op': 'wait', 'table': table, 'timeout': 0, 'where': _where_row(row),
+             'until': '==', 'columns': columns, 'rows': [{'name': name}]}
+            for name, row in names_and_rows]
 
 
-def reference_mutation_op(table, row, column, mutator, target):
-    """A raw `mutate` operation: `mutator` ('insert' or 'delete') the reference to the
-    existing row `target` in `column` of `row`."""
-    return {'op': 'mutate', 'table': table, 'where': _where_row(row),
-            'mutations': [[column, mutator, ['set', [['uuid', str(target.uuid)]]]]]}
+def reference_mutation_ops(table, rows, column, mutator, target):
+    """Raw `mutate` operations, one per row of `table`: `mutator` ('insert' or 'delete')
+    the reference to the existing row `target` in `column`. (The operations share their
+    mutation, which keeps thousands of them light.)"""
+    mutations = [[column, mutator, ['set', [['uuid', str(target.uuid)]]]]]
+    return [{'op': 'mutate', 'table': table, 'where': _where_row(row), 'mutations': mutations}
+            for row in rows]
 
 
 def add_raw_operations(txn, operations):
@@ -543,10 +547,11 @@ def add_raw_operations(txn, operations):
     own; returns False, adding nothing, when this python-ovs cannot (before 3.4).
 
     For bulk writes: Row.addvalue() and the like make python-ovs build each operation in
-    Python through its typed data model, about 0.25 s of a run attaching 5,000 ports.
+    Python through its typed data model; raw operations take about 0.1 s less CPU for
+    5,000 ports (measured on a 100,000-port NB).
     Transaction.add_op is python-ovs's way for work the IDL makes expensive. Such rows are
     not written through the IDL, so Row.verify() sends no check for them (python-ovs checks
-    only rows the transaction writes): give checks as operations too (name_check_op),
+    only rows the transaction writes): give checks as operations too (name_check_ops),
     before the writes they guard. Rows inserted by this transaction cannot be referred to:
     the server does not know their UUIDs yet.
     """
