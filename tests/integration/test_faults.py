@@ -1,5 +1,5 @@
 """The OVN modules when the database fails: a clustered NB losing its leader mid-run, a
-server stopped mid-run, a port deleted by someone else between plan and commit.
+server stopped mid-run, a port or the mirror deleted by someone else between plan and commit.
 
 In every case the database holds all or none of the run's transaction. (NB unreachable
 before the run, a server that never answers, and an untrusted CA are in test_ovn_mirror.py.)

@@ -55,6 +55,19 @@ def test_update_settings_and_ports_in_place(seeded):
     assert nb.ports_of('web') == ['db-0.shop', 'web-1.default']
 
 
+def test_a_new_and_an_existing_mirror_gain_the_same_port_in_one_run(seeded):
+    """One transaction writes the port both ways (ovn_mirror_plan.attachment_commands): for
+    the new mirror through the IDL (its UUID is not known yet), for the existing one as a
+    raw operation after it; the port ends up with both."""
+    nb = seeded
+    converge(nb, [WEB])
+    result = converge(nb, [dict(WEB, ports=['db-0.shop']), DB])
+    assert result['created'] == ['db'] and result['updated'] == ['web'], result
+    assert nb.ports_of('web') == ['db-0.shop', 'web-0.default', 'web-1.default']
+    assert nb.ports_of('db') == ['db-0.shop']
+    assert converge(nb, [dict(WEB, ports=['db-0.shop']), DB])['changed'] is False
+
+
 def test_purge_deletes_only_this_owners_unlisted_mirrors(seeded):
     nb = seeded
     converge(nb, [WEB, DB])
