@@ -2,9 +2,11 @@
 
 - `lab.local/pause:3.2`: the pause program of the Kubernetes source the binaries are built
   from (build/pause/linux/pause.c, kept by lab/kube/build-kube.sh), linked statically.
-- `lab.local/tools:2`: a Debian bookworm minbase root with iproute2, tcpdump, ping, python3
-  and python3-openvswitch: the receiver pod and the lab's pods, and the stand-in for Kube-OVN's
-  `ovs-ovn` pod (Ansible's modules run inside them through kubectl exec).
+- `lab.local/tools:3`: a Debian bookworm minbase root with iproute2, tcpdump, ping, iperf3,
+  python3, python3-openvswitch, python3-kubernetes and Open vSwitch's tools: the receiver pod
+  and the lab's pods, the stand-ins for Kube-OVN's `ovs-ovn` pod (Ansible's modules run inside
+  them through kubectl exec) and its `kube-ovn-cni` pod (lab/kube_ovn_cni.py, which runs
+  ovs-vsctl and reads pods from the API).
 
 Each is written once as an OCI image archive under ~/.cache/kubeovn-mirror/images and imported
 into the node's containerd at every start (`ctr images import`); pods use them with
@@ -25,9 +27,12 @@ CACHE = os.environ.get('KUBEOVN_MIRROR_CACHE', os.path.expanduser('~/.cache/kube
 IMAGES = os.path.join(CACHE, 'images')
 KUBE_BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kube', 'build-kube.sh')
 PAUSE_IMAGE = 'lab.local/pause:3.2'
-TOOLS_IMAGE = 'lab.local/tools:2'
+TOOLS_IMAGE = 'lab.local/tools:3'
 TOOLS_PACKAGES = ('iproute2', 'tcpdump', 'iputils-ping', 'python3', 'procps',
                   'python3-openvswitch')
+# Installed with apt inside the root once debootstrap is done: debootstrap's own ordering
+# fails to configure python3-kubernetes' dependencies (python3-cryptography).
+TOOLS_APT_PACKAGES = ('openvswitch-switch', 'python3-kubernetes', 'iperf3')
 # Left out of the tools layer: package caches and documentation nobody in a pod reads.
 TOOLS_EXCLUDES = ('./var/cache/apt/archives', './var/lib/apt/lists', './usr/share/doc',
                   './usr/share/man', './usr/share/locale', './usr/share/info', './dev')
@@ -113,11 +118,35 @@ def build_tools():
         if proc.returncode != 0:
             raise RuntimeError('debootstrap failed (status %d):\n%s' % (
                 proc.returncode, '\n'.join((proc.stdout + proc.stderr).splitlines()[-20:])))
+        _apt_install(root, TOOLS_APT_PACKAGES)
         excludes = ['--exclude=' + pattern + '/*' for pattern in TOOLS_EXCLUDES]
         subprocess.run(['tar', '-C', root, '--numeric-owner'] + excludes +
                        ['-cf', os.path.join(work, 'layer.tar'), '.'], check=True)
         return write_oci_archive(path, TOOLS_IMAGE, os.path.join(work, 'layer.tar'),
                                  ['/bin/sh'])
+
+
+def _apt_install(root, packages):
+    """`apt-get install` in the root (chroot, /proc mounted for the packages' scripts, no
+    service started: policy-rc.d says no), then apt's caches cleaned."""
+    policy = os.path.join(root, 'usr', 'sbin', 'policy-rc.d')
+    with open(policy, 'w') as handle:
+        handle.write('#!/bin/sh\nexit 101\n')
+    os.chmod(policy, 0o755)
+    subprocess.run(['mount', '-t', 'proc', 'proc', os.path.join(root, 'proc')], check=True)
+    try:
+        proc = subprocess.run(
+            ['chroot', root, 'apt-get', 'install', '-y', '-q', '--no-install-recommends'] +
+            list(packages), capture_output=True, text=True, timeout=1800, check=False,
+            env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+    finally:
+        subprocess.run(['umount', os.path.join(root, 'proc')], check=False)
+        os.remove(policy)
+    if proc.returncode != 0:
+        raise RuntimeError('apt-get install %s in the tools root failed (status %d):\n%s' % (
+            ' '.join(packages), proc.returncode,
+            '\n'.join((proc.stdout + proc.stderr).splitlines()[-20:])))
+    subprocess.run(['chroot', root, 'apt-get', 'clean'], check=True, capture_output=True)
 
 
 def build_all():

@@ -1,7 +1,10 @@
-"""A real Kubernetes control plane for tests: etcd + kube-apiserver on 127.0.0.1, envtest style.
+"""A real Kubernetes control plane for tests: etcd + kube-apiserver, envtest style by default.
 
-No kubelet, scheduler or controller-manager: tests play their part explicitly. When the
-environment variable KUBECONFIG is set, that cluster is used instead and nothing is started.
+Without `controllers` there is no scheduler or controller-manager: tests play their part
+explicitly. With `controllers=True` kube-scheduler and kube-controller-manager (from the same
+build) run too: Deployments, ReplicaSets, DaemonSets, the garbage collector, namespaces, node
+lifecycle (taints) and service-account tokens behave as on any cluster (lab/cluster.py). When
+the environment variable KUBECONFIG is set, that cluster is used instead and nothing is started.
 """
 
 import os
@@ -37,7 +40,8 @@ def kube_binaries():
                          text=True, timeout=3600).stdout
     bindir = out.strip().splitlines()[-1]
     return dict((name, os.path.join(bindir, '%s-%s' % (name, KUBE_VERSION)))
-                for name in ('kube-apiserver', 'kube-scheduler', 'kubelet', 'kubectl'))
+                for name in ('kube-apiserver', 'kube-controller-manager', 'kube-scheduler',
+                                 'kubelet', 'kubectl'))
 
 
 def write_kubeconfig(path, server, token, name='test'):
@@ -57,8 +61,14 @@ def write_kubeconfig(path, server, token, name='test'):
 class ControlPlane:
     """etcd and kube-apiserver in `workdir`, each started and stopped by its own pid."""
 
-    def __init__(self, workdir, users=(), extra_apiserver_args=()):
+    def __init__(self, workdir, users=(), extra_apiserver_args=(), bind_address='127.0.0.1',
+                 controllers=False):
+        """`bind_address`: where kube-apiserver listens (nodes in network namespaces reach it
+        on an address of theirs, lab/cluster.py); `controllers`: also run kube-scheduler and
+        kube-controller-manager."""
         self.workdir = str(workdir)
+        self.bind_address = bind_address
+        self.controllers = controllers
         self.users = [ADMIN] + list(users)
         self.extra_apiserver_args = list(extra_apiserver_args)
         self.procs = []
@@ -106,7 +116,7 @@ class ControlPlane:
                 handle.write('%s,%s,%s,"%s"\n' % (token, user, uid, groups))
         self.apiserver_command = (
             [binary, '--etcd-servers=' + etcd_url,
-             '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
+             '--bind-address=' + self.bind_address, '--advertise-address=' + self.bind_address,
              '--secure-port=%d' % api_port, '--cert-dir=' + os.path.join(self.workdir, 'certs'),
              '--token-auth-file=' + tokens,
              '--service-account-key-file=' + sa_key,
@@ -118,10 +128,31 @@ class ControlPlane:
                else ['--authorization-mode=RBAC'])
             + self.extra_apiserver_args)
         self.procs.append(spawn(self.apiserver_command, self.logs[1]))
-        self.server = 'https://127.0.0.1:%d' % api_port
+        self.server = 'https://%s:%d' % (self.bind_address, api_port)
         self.kubeconfig = write_kubeconfig(os.path.join(self.workdir, 'admin.kubeconfig'),
                                            self.server, ADMIN[0])
         self._wait_ready()
+        if self.controllers:
+            self._start_controllers(sa_key)
+
+    def _start_controllers(self, sa_key):
+        """kube-scheduler and kube-controller-manager, as the admin user, serving nothing
+        (no port to collide); the controller-manager signs service-account tokens with the
+        apiserver's key and hands out the apiserver's certificate as the cluster's CA."""
+        binaries = kube_binaries()
+        for name, args in (
+                ('kube-scheduler', ['--leader-elect=false', '--port=0', '--secure-port=0']),
+                ('kube-controller-manager', [
+                    '--leader-elect=false', '--port=0', '--secure-port=0',
+                    '--use-service-account-credentials=false',
+                    '--service-account-private-key-file=' + sa_key,
+                    '--root-ca-file=' + os.path.join(self.workdir, 'certs', 'apiserver.crt'),
+                    # a pod of a node that stops answering is evicted after 30 s, not 5 min
+                    '--pod-eviction-timeout=30s', '--node-monitor-grace-period=20s'])):
+            log = os.path.join(self.workdir, name + '.log')
+            self.logs.append(log)
+            self.procs.append(spawn([binaries[name], '--kubeconfig=' + self.kubeconfig] + args,
+                                    log))
 
     def _wait_ready(self):
         try:

@@ -105,42 +105,16 @@ class Node:
             run('ip', 'link', 'set', link, 'up')
 
     def _cni(self):
-        bindir, confdir = self.path('cni', 'bin'), self.path('cni', 'net.d')
-        os.makedirs(bindir, exist_ok=True)
-        os.makedirs(confdir, exist_ok=True)
-        # containerd brings the pod's loopback up with the standard plugin.
-        os.symlink('/usr/lib/cni/loopback', os.path.join(bindir, 'loopback'))
-        plugin = os.path.join(bindir, 'kube-ovn-lab')
-        with open(plugin, 'w') as handle:
-            handle.write('#!/bin/sh\nPYTHONPATH=%s exec %s -m lab.cni\n' % (REPO, sys.executable))
-        os.chmod(plugin, 0o755)
-        with open(os.path.join(confdir, '10-kube-ovn-lab.conflist'), 'w') as handle:
-            json.dump({'cniVersion': '0.4.0', 'name': 'kube-ovn', 'plugins': [{
-                'type': 'kube-ovn-lab', 'kubeconfig': self.plane.kubeconfig,
-                'ovs_db': self.lab.ovs_db, 'ovs_vsctl': self.lab.ovn.cmd('ovs-vsctl'),
-                'bridge': 'br-int', 'attachment_bridge': 'br-phy', 'mtu': POD_MTU,
-                'log_file': self.path('cni.log')}]}, handle, indent=2)
+        write_cni(self.path('cni'), {
+            'kubeconfig': self.plane.kubeconfig, 'ovs_db': self.lab.ovs_db,
+            'ovs_vsctl': self.lab.ovn.cmd('ovs-vsctl'), 'log_file': self.path('cni.log')})
 
     def _spawn(self, name, cmd):
         self.procs[name] = spawn(cmd, self.path(name + '.log'))
 
     def _containerd(self):
-        config = self.path('containerd.toml')
-        cri = '[plugins."io.containerd.grpc.v1.cri"]'
-        with open(config, 'w') as handle:
-            handle.write('\n'.join([
-                'version = 2',
-                'root = "%s"' % self.path('containerd', 'root'),
-                'state = "%s"' % self.path('containerd', 'state'),
-                '[grpc]', 'address = "%s"' % self.socket,
-                '[ttrpc]', 'address = "%s.ttrpc"' % self.socket,
-                cri, 'sandbox_image = "%s"' % images.PAUSE_IMAGE,
-                # Here root lacks CAP_SYS_RESOURCE: runc cannot lower a container's
-                # oom_score_adj below containerd's own (the kubelet asks -998 for sandboxes).
-                'restrict_oom_score_adj = true',
-                cri[:-1] + '.containerd]', 'snapshotter = "overlayfs"',
-                cri[:-1] + '.cni]', 'bin_dir = "%s"' % self.path('cni', 'bin'),
-                'conf_dir = "%s"' % self.path('cni', 'net.d'), '']))
+        config = write_containerd_config(self.path('containerd.toml'), self.path('containerd'),
+                                         self.socket, self.path('cni'))
         self._spawn('containerd', ['containerd', '--config', config])
         wait_until(lambda: self._alive('containerd') and os.path.exists(self.socket), 30,
                    'containerd socket', interval=0.1)
@@ -149,22 +123,8 @@ class Node:
         port, = reserve_ports(1)
         kubeconfig = write_kubeconfig(self.path('kubelet.kubeconfig'), self.plane.server,
                                       NODE_USER[0])
-        config = self.path('kubelet-config.yaml')
-        with open(config, 'w') as handle:
-            yaml.safe_dump({
-                'apiVersion': 'kubelet.config.k8s.io/v1beta1', 'kind': 'KubeletConfiguration',
-                'address': NODE_IP, 'port': port, 'readOnlyPort': 0, 'healthzPort': 0,
-                'authentication': {'anonymous': {'enabled': False},
-                                   'webhook': {'enabled': False},
-                                   'x509': {'clientCAFile': self.pki.ca_cert}},
-                'authorization': {'mode': 'AlwaysAllow'},
-                'cgroupDriver': 'cgroupfs', 'cgroupsPerQOS': False,
-                'enforceNodeAllocatable': [], 'failSwapOn': False,
-                'evictionHard': {'memory.available': '100Mi', 'nodefs.available': '1%',
-                                 'imagefs.available': '1%', 'nodefs.inodesFree': '1%'},
-                'imageGCHighThresholdPercent': 100, 'imageGCLowThresholdPercent': 99,
-                'nodeStatusUpdateFrequency': '2s', 'syncFrequency': '10s',
-                'resolvConf': '', 'serializeImagePulls': False}, handle)
+        config = write_kubelet_config(self.path('kubelet-config.yaml'), NODE_IP, port,
+                                      self.pki.ca_cert)
         self._spawn('kubelet', [
             binary, '--config=' + config, '--kubeconfig=' + kubeconfig,
             # in the short directory too: the kubelet's plugin sockets live under its root
@@ -311,6 +271,67 @@ class Node:
         run('ip', 'link', 'del', NODE_LINK, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+def write_cni(directory, plugin_conf):
+    """The CNI directory containerd reads (`bin`, `net.d`): the standard loopback plugin and
+    lab/cni.py as plugin `kube-ovn-lab`, with `plugin_conf` (kubeconfig, ovs_db, ovs_vsctl,
+    log_file) on the pods' bridges."""
+    bindir, confdir = os.path.join(directory, 'bin'), os.path.join(directory, 'net.d')
+    os.makedirs(bindir, exist_ok=True)
+    os.makedirs(confdir, exist_ok=True)
+    # containerd brings the pod's loopback up with the standard plugin.
+    os.symlink('/usr/lib/cni/loopback', os.path.join(bindir, 'loopback'))
+    plugin = os.path.join(bindir, 'kube-ovn-lab')
+    with open(plugin, 'w') as handle:
+        handle.write('#!/bin/sh\nPYTHONPATH=%s exec %s -m lab.cni\n' % (REPO, sys.executable))
+    os.chmod(plugin, 0o755)
+    with open(os.path.join(confdir, '10-kube-ovn-lab.conflist'), 'w') as handle:
+        json.dump({'cniVersion': '0.4.0', 'name': 'kube-ovn', 'plugins': [dict({
+            'type': 'kube-ovn-lab', 'bridge': 'br-int', 'attachment_bridge': 'br-phy',
+            'mtu': POD_MTU}, **plugin_conf)]}, handle, indent=2)
+
+
+def write_containerd_config(path, directory, socket, cni_directory):
+    """containerd's configuration: its root and state under `directory`, its sockets at
+    `socket`, the CRI plugin with the lab's pause image and the CNI of `write_cni`."""
+    cri = '[plugins."io.containerd.grpc.v1.cri"]'
+    with open(path, 'w') as handle:
+        handle.write('\n'.join([
+            'version = 2',
+            'root = "%s"' % os.path.join(directory, 'root'),
+            'state = "%s"' % os.path.join(directory, 'state'),
+            '[grpc]', 'address = "%s"' % socket,
+            '[ttrpc]', 'address = "%s.ttrpc"' % socket,
+            cri, 'sandbox_image = "%s"' % images.PAUSE_IMAGE,
+            # Here root lacks CAP_SYS_RESOURCE: runc cannot lower a container's
+            # oom_score_adj below containerd's own (the kubelet asks -998 for sandboxes).
+            'restrict_oom_score_adj = true',
+            cri[:-1] + '.containerd]', 'snapshotter = "overlayfs"',
+            cri[:-1] + '.cni]', 'bin_dir = "%s"' % os.path.join(cni_directory, 'bin'),
+            'conf_dir = "%s"' % os.path.join(cni_directory, 'net.d'), '']))
+    return path
+
+
+def write_kubelet_config(path, address, port, ca_cert, **settings):
+    """The kubelet's configuration file: serving on `address`:`port` to clients whose
+    certificate `ca_cert` signed (the apiserver), no QoS cgroups, evictions and image GC
+    that a shared test machine does not trigger; `settings` added (e.g. cgroupRoot)."""
+    with open(path, 'w') as handle:
+        yaml.safe_dump(dict({
+            'apiVersion': 'kubelet.config.k8s.io/v1beta1', 'kind': 'KubeletConfiguration',
+            'address': address, 'port': port, 'readOnlyPort': 0, 'healthzPort': 0,
+            'authentication': {'anonymous': {'enabled': False}, 'webhook': {'enabled': False},
+                               'x509': {'clientCAFile': ca_cert}},
+            'authorization': {'mode': 'AlwaysAllow'},
+            'cgroupDriver': 'cgroupfs', 'cgroupsPerQOS': False,
+            'enforceNodeAllocatable': [], 'failSwapOn': False,
+            'evictionHard': {'memory.available': '100Mi', 'nodefs.available': '1%',
+                             'imagefs.available': '1%', 'nodefs.inodesFree': '1%'},
+            'imageGCHighThresholdPercent': 100, 'imageGCLowThresholdPercent': 99,
+            'nodeStatusUpdateFrequency': '2s', 'syncFrequency': '10s',
+            'resolvConf': '', 'serializeImagePulls': False}, **settings), handle)
+    return path
 
 
 def node_pki(workdir):

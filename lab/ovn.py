@@ -341,6 +341,9 @@ def other_labs(rundir):
                 if daemon == 'ovs-vswitchd':
                     labs.add(directory)
     labs.discard(os.path.abspath(rundir))
+    # A node of the test cluster (lab/cluster.py) runs its vswitchd in a network namespace of
+    # its own: it holds none of the lab's links.
+    labs = set(directory for directory in labs if '/kubeovn-lab-cluster/' not in directory)
     return dict((directory, by_dir[directory]) for directory in labs)
 
 

@@ -42,7 +42,7 @@ def _attachment_providers(annotation):
 
 class ClusterStandIn:
     def __init__(self, kubeconfig, addresses=None, interval=0.3, lifetime=900, on_rollout=None,
-                 node=None, macs=None):
+                 node=None, macs=None, nodes=('lab-chassis',), daemonsets=True):
         """`addresses`: {(namespace, pod): IP} given to those pods on their attachments
         (`macs`: their MACs there). `on_rollout(daemonset)`: called when a DaemonSet's new
         generation rolls out, before it is reported ready (e.g. to play what kube-ovn-cni
@@ -57,6 +57,7 @@ class ClusterStandIn:
         self.addresses = dict(addresses or {})
         self.macs = dict(macs or {})
         self.node = node
+        self.nodes, self.daemonsets = list(nodes), daemonsets
         self.lsp_pods = {}       # LSP name -> uid of the pod it was created for
         self.next_host = 99      # pod addresses are handed out from 10.66.0.100 on
         self.interval, self.lifetime = interval, lifetime
@@ -96,7 +97,8 @@ class ClusterStandIn:
         else:
             self._pods_addressed()
         self._addresses_released()
-        self._daemonsets_rolled_out()
+        if self.daemonsets:
+            self._daemonsets_rolled_out()
 
     def _addresses_released(self):
         """Kube-OVN's controller: an IP resource (and with a node, an LSP) goes once its pod
@@ -115,7 +117,7 @@ class ClusterStandIn:
                 self.objects.delete_cluster_custom_object('kubeovn.io', 'v1', 'ips',
                                                           item['metadata']['name'])
 
-    def _ip_resource(self, namespace, pod, provider, address):
+    def _ip_resource(self, namespace, pod, provider, address, node_name=None):
         name = '%s.%s.%s' % (pod, namespace, provider) if provider != 'ovn' else \
             '%s.%s' % (pod, namespace)
         from kubernetes.client.exceptions import ApiException
@@ -124,7 +126,7 @@ class ClusterStandIn:
                 'apiVersion': 'kubeovn.io/v1', 'kind': 'IP',
                 'metadata': {'name': name, 'labels': {STAND_IN_LABEL: 'true'}},
                 'spec': {'podName': pod, 'namespace': namespace,
-                         'nodeName': 'lab-chassis', 'ipAddress': address,
+                         'nodeName': node_name or self.nodes[0], 'ipAddress': address,
                          'v4IpAddress': address if ':' not in address else '',
                          'v6IpAddress': address if ':' in address else ''}})
         except ApiException as exc:
@@ -150,7 +152,7 @@ class ClusterStandIn:
             if not (item.get('status') or {}).get('ready'):
                 self.objects.patch_cluster_custom_object_status(
                     *group, 'provider-networks', item['metadata']['name'],
-                    {'status': {'ready': True, 'readyNodes': ['lab-chassis']}})
+                    {'status': {'ready': True, 'readyNodes': self.nodes}})
         for item in self.objects.list_cluster_custom_object(*group, 'subnets')['items']:
             conditions = (item.get('status') or {}).get('conditions') or []
             if not any(c.get('type') == 'Ready' and c.get('status') == 'True'
@@ -192,7 +194,7 @@ class ClusterStandIn:
             self.core.patch_namespaced_pod(name, namespace,
                                            {'metadata': {'annotations': wanted}})
             for provider in providers:
-                self._ip_resource(namespace, name, provider, address)
+                self._ip_resource(namespace, name, provider, address, pod.spec.node_name)
 
     def _attachment_annotations(self, provider, namespace, name):
         """What Kube-OVN writes besides the address: the subnet's CIDR and gateway (from the
@@ -253,7 +255,8 @@ class ClusterStandIn:
                 'external_ids:pod=%s/%s' % (pod.metadata.namespace, pod.metadata.name),
                 'external_ids:vendor=kube-ovn', 'external_ids:ls=' + LAB_SWITCH)
             self.lsp_pods[lsp] = pod.metadata.uid
-            self._ip_resource(pod.metadata.namespace, pod.metadata.name, 'ovn', address)
+            self._ip_resource(pod.metadata.namespace, pod.metadata.name, 'ovn', address,
+                              pod.spec.node_name)
             self._attachments_addressed(pod, {
                 DEFAULT_PREFIX + 'allocated': 'true', DEFAULT_PREFIX + 'routed': 'true',
                 DEFAULT_PREFIX + 'ip_address': address, DEFAULT_PREFIX + 'mac_address': mac,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the test cluster's Kubernetes binaries (kube-apiserver, kube-scheduler, kubelet, kubectl),
+# Build the test cluster's Kubernetes binaries (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, kubectl),
 # once, and cache them.
 #
 # No registry reachable here ships them. Debian's `kubernetes` source package (1.20.2,
@@ -14,7 +15,7 @@ version=v1.20.2
 cache=${KUBEOVN_MIRROR_CACHE:-$HOME/.cache/kubeovn-mirror}
 bindir=$cache/bin
 missing=()
-for name in kube-apiserver kube-scheduler kubelet kubectl; do
+for name in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
   [ -x "$bindir/$name-$version" ] || missing+=("$name")
 done
 if [ ${#missing[@]} = 0 ]; then
