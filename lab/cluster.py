@@ -45,8 +45,9 @@ from lab import images
 from lab.daemons import (DaemonError, command_lines, spawn, stop_processes, wait_for_daemon,
                          wait_until)
 from lab.kube import ControlPlane, kube_binaries, write_kubeconfig
-from lab.node import (node_pki, write_cni, write_containerd_config, write_kubelet_config)
-from lab.ovn import POD_SWITCH, run
+from lab.node import (capture_in_pod, node_pki, write_cni, write_containerd_config,
+                      write_kubelet_config)
+from lab.ovn import POD_SWITCH, captures, run
 from lab.ovn_versions import CURRENT_VERSION, ovn
 
 MARKER = 'kubeovn-lab-cluster'      # every cluster work directory and socket directory
@@ -126,6 +127,12 @@ class ClusterNode:
             pid = handle.read().strip()
         return self.tool('ovs-appctl', '-t', os.path.join(self.ovs_dir, '%s.%s.ctl' % (
             target, pid)), *args, check=check)
+
+    def capture(self, interface, action, bpf='icmp', seconds=4, count=50):
+        """tcpdump on one of the node's links (e.g. mirror0) while `action()` runs, bounded by
+        `seconds` and `count`: (lines, pcap)."""
+        return captures([(['ip', 'netns', 'exec', self.netns], interface, bpf)], action,
+                        self.dir, seconds, count)[0]
 
     def netns_run(self, *cmd, check=True, timeout=30):
         """A command in the node's network namespace (its host network)."""
@@ -457,6 +464,44 @@ class Cluster:
             if any(t.key.startswith('node.kubernetes.io/') for t in status.spec.taints or []):
                 return False
         return True
+
+    # ---- pods ---------------------------------------------------------------------------
+    def pod(self, name, node=None, namespace='default', labels=None, annotations=None,
+            command=('sleep', 'infinity')):
+        """A pod of the tools image, on `node` when given; returns it once Running."""
+        spec = {'terminationGracePeriodSeconds': 1, 'automountServiceAccountToken': False,
+                'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                                'imagePullPolicy': 'Never', 'command': list(command)}]}
+        if node:
+            spec['nodeName'] = node
+        self.core.create_namespaced_pod(namespace, {'metadata': {
+            'name': name, 'labels': labels or {}, 'annotations': annotations or {}},
+            'spec': spec})
+        return self.wait_running(name, namespace)
+
+    def wait_running(self, name, namespace='default', timeout=120):
+        def running():
+            pod = self.core.read_namespaced_pod(name, namespace)
+            return pod.status.phase == 'Running'
+        wait_until(running, timeout, 'pod %s/%s Running' % (namespace, name), interval=0.5)
+        return self.core.read_namespaced_pod(name, namespace)
+
+    def exec(self, pod, *cmd, namespace='default', check=True, timeout=60):
+        return self.kubectl('-n', namespace, 'exec', pod, '--', *cmd, check=check,
+                            timeout=timeout)
+
+    def ping(self, pod, address, count=3, namespace='default'):
+        """A bounded ping from `pod`; ping's output."""
+        return self.exec(pod, 'ping', '-c', str(count), '-i', '0.2', '-W', '1', address,
+                         namespace=namespace, check=False)
+
+    def capture_in_pod(self, pod, interface, action, bpf='ip proto 47', seconds=6, count=200,
+                       namespace='default'):
+        """tcpdump inside `pod` while `action()` runs; the pcap's path."""
+        pcap = os.path.join(self.dir, 'capture-%s-%d.pcap' % (pod, time.monotonic_ns()))
+        return capture_in_pod([os.path.join(self.bindir, 'kubectl'),
+                               '--kubeconfig=' + self.kubeconfig], pod, interface, action, pcap,
+                              bpf, seconds, count, namespace)
 
     # ---- Kube-OVN's DaemonSets ----------------------------------------------------------
     def kube_ovn_daemonsets(self, enable_mirror=False):

@@ -199,23 +199,11 @@ class Node:
 
     def capture(self, pod, interface, action, bpf='ip proto 47', seconds=6, count=200,
                 namespace='default', pcap=None):
-        """tcpdump inside `pod` through `kubectl exec`, bounded by `seconds` and `count`,
-        running while `action()` does; the pcap it wrote to its stdout, saved at `pcap`."""
+        """tcpdump inside `pod` (see capture_in_pod), saved at `pcap`."""
         pcap = pcap or self.path('capture-%s-%d.pcap' % (pod, time.monotonic_ns()))
-        with open(pcap, 'wb') as out:
-            proc = subprocess.Popen(
-                [os.path.join(self.bindir, 'kubectl'), '--kubeconfig=' + self.plane.kubeconfig,
-                 '-n', namespace, 'exec', pod, '--', 'timeout', str(seconds), 'tcpdump', '-U',
-                 '-n', '-i', interface, '-c', str(count), '-w', '-', bpf],
-                stdout=out, stderr=subprocess.PIPE, text=True)
-            try:
-                wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 30,
-                           'tcpdump ready in pod %s' % pod)
-                action()
-                proc.wait(seconds + 30)
-            finally:
-                stop_processes([proc])
-        return pcap
+        return capture_in_pod([os.path.join(self.bindir, 'kubectl'),
+                               '--kubeconfig=' + self.plane.kubeconfig], pod, interface, action,
+                              pcap, bpf, seconds, count, namespace)
 
     # ---- stop ---------------------------------------------------------------------------
     def stop(self, timeout=90):
@@ -271,6 +259,27 @@ class Node:
         run('ip', 'link', 'del', NODE_LINK, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+def capture_in_pod(kubectl, pod, interface, action, pcap, bpf='ip proto 47', seconds=6,
+                   count=200, namespace='default'):
+    """tcpdump inside `pod` through `kubectl exec` (`kubectl`: its argv), bounded by `seconds`
+    and `count`, running while `action()` does; the pcap it wrote to its stdout, saved at
+    `pcap`."""
+    with open(pcap, 'wb') as out:
+        proc = subprocess.Popen(
+            list(kubectl) + ['-n', namespace, 'exec', pod, '--', 'timeout', str(seconds),
+                             'tcpdump', '-U', '-n', '-i', interface, '-c', str(count), '-w',
+                             '-', bpf],
+            stdout=out, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 30,
+                       'tcpdump ready in pod %s' % pod)
+            action()
+            proc.wait(seconds + 30)
+        finally:
+            stop_processes([proc])
+    return pcap
 
 
 def write_cni(directory, plugin_conf):

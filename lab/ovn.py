@@ -246,27 +246,9 @@ class Lab:
     def captures(self, points, action, seconds=4, count=50):
         """One tcpdump per (netns or None, interface, bpf) in `points`, all started before
         `action()` runs and each bounded by `seconds` and `count`; [(lines, pcap)]."""
-        running = []
-        try:
-            for netns, interface, bpf in points:
-                prefix = ['ip', 'netns', 'exec', self.netns_of(netns)] if netns else []
-                pcap = self.path('capture-%d.pcap' % time.monotonic_ns())
-                proc = subprocess.Popen(
-                    prefix + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i', interface,
-                              '-c', str(count), '-w', pcap, bpf],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                running.append((proc, pcap))
-                wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5,
-                           'tcpdump ready on %s' % interface)
-            action()
-        except BaseException:
-            stop_processes([proc for proc, dummy in running])
-            raise
-        outcome = []
-        for proc, pcap in running:
-            proc.wait(seconds + 5)
-            outcome.append((run('tcpdump', '-n', '-r', pcap, check=False).splitlines(), pcap))
-        return outcome
+        return captures([(['ip', 'netns', 'exec', self.netns_of(netns)] if netns else [],
+                          interface, bpf) for netns, interface, bpf in points],
+                        action, self.rundir, seconds, count)
 
     def prepare_tap(self, name=MIRROR_TAP):
         """An OVS internal port used as mirror output must be up and must not send IPv6
@@ -299,6 +281,32 @@ class Lab:
         """A bounded ping between two lab pods."""
         return self.netns(source, 'ping', '-c', str(count), '-i', '0.2', '-W', '1', target_ip,
                           check=False)
+
+
+def captures(points, action, directory, seconds=4, count=50):
+    """One tcpdump per (argv prefix, interface, bpf) in `points` (the prefix enters a network
+    namespace, or is empty), all listening before `action()` runs and each bounded by
+    `seconds` and `count`, writing pcaps into `directory`; [(tcpdump lines, pcap)]."""
+    running = []
+    try:
+        for prefix, interface, bpf in points:
+            pcap = os.path.join(directory, 'capture-%d.pcap' % time.monotonic_ns())
+            proc = subprocess.Popen(
+                list(prefix) + ['timeout', str(seconds), 'tcpdump', '-U', '-n', '-i', interface,
+                                '-c', str(count), '-w', pcap, bpf],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            running.append((proc, pcap))
+            wait_until(lambda: 'listening' in (proc.stderr.readline() or ''), 5,
+                       'tcpdump ready on %s' % interface)
+        action()
+    except BaseException:
+        stop_processes([proc for proc, dummy in running])
+        raise
+    outcome = []
+    for proc, pcap in running:
+        proc.wait(seconds + 5)
+        outcome.append((run('tcpdump', '-n', '-r', pcap, check=False).splitlines(), pcap))
+    return outcome
 
 
 LAB_DAEMONS = ('ovsdb-server', 'ovs-vswitchd', 'ovn-northd', 'ovn-controller')

@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Fixtures that use what one machine has once: the OVN lab's datapath and bridges, the real
 # node (kubelet, containerd), network namespaces and kernel links. A test using one is marked
 # `serial`; `make test` runs those one at a time, after the rest ran on both cores.
-MACHINE_WIDE_FIXTURES = frozenset(['lab', 'real', 'lab_pods', 'netns', 'kernel_gretap'])
+MACHINE_WIDE_FIXTURES = frozenset(['lab', 'real', 'lab_pods', 'netns', 'kernel_gretap', 'cluster'])
 
 
 def pytest_collection_modifyitems(config, items):

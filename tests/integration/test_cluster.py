@@ -1,0 +1,361 @@
+"""The two-node test cluster (lab/cluster.py): controllers roll pods out by themselves,
+kube-ovn-cni runs as a DaemonSet on each node, copies cross nodes.
+
+Each test reads the truth on its own: packets captured (tcpdump on a node's mirror0, or inside
+the receiver pod), ovs-vsctl on the right node, ovn-nbctl, the API. The tests of this module
+share the cluster and run in order.
+"""
+
+import json
+import os
+import re
+import threading
+import time
+
+import pytest
+import yaml
+
+from lab import images
+from lab.ansible import REPO, run_collection_playbook
+from lab.cluster import SINK_IP, Cluster
+from lab.daemons import wait_until
+from lab.eda import REPAIR_PLAY, Rulebook, write_inventory
+from lab.ovn import decode_mirrored
+from lab.standin import ClusterStandIn
+
+REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
+NODE_A, NODE_B = 'node-a', 'node-b'
+MIRRORED_PODS = {'a-0': NODE_A, 'a-1': NODE_A, 'b-0': NODE_B, 'b-1': NODE_B}
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory):
+    """Two nodes, the controllers, Kube-OVN's DaemonSets (kube-ovn-cni with
+    --enable-mirror=false, as install.sh makes it; ovs-ovn), the stand-in as Kube-OVN's
+    controller, and four pods pinned two per node."""
+    started = time.monotonic()
+    cluster = Cluster(tmp_path_factory.mktemp('cluster'), nodes=2)
+    standin = None
+    try:
+        cluster.start()
+        standin = ClusterStandIn(cluster.kubeconfig, node=cluster, daemonsets=False,
+                                 nodes=[node.name for node in cluster.nodes],
+                                 addresses={('default', 'mirror-receiver'): SINK_IP}).start()
+        cluster.kube_ovn_daemonsets()
+        cluster.pods = dict((name, cluster.pod(name, node)) for name, node in
+                            MIRRORED_PODS.items())
+        print('cluster up in %.1f s (nodes, controllers and DaemonSets %.1f s)'
+              % (time.monotonic() - started, cluster.start_seconds))
+        yield cluster
+        assert standin.errors == [], standin.errors
+    finally:
+        if standin is not None:
+            standin.stop()
+        cluster.stop()
+
+
+def ip_of(cluster, pod):
+    return cluster.pods[pod].status.pod_ip
+
+
+def play(cluster, playbook, **options):
+    env = {'K8S_AUTH_KUBECONFIG': cluster.kubeconfig, 'OVN_NB_DB': cluster.nb,
+           'PATH': cluster.bindir + os.pathsep + os.environ['PATH']}
+    return run_collection_playbook(playbook, env=env, **options)
+
+
+def chassis_of(cluster, lsp):
+    """The chassis (node) ovn-controller bound `lsp` on, read from the SB."""
+    uuid = cluster.sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding',
+                         'logical_port=' + lsp)
+    return cluster.sbctl('--bare', '--columns=name', 'list', 'Chassis', uuid) if uuid else None
+
+
+def test_nodes_ready_by_the_controllers_and_a_deployment_pings_across_nodes(cluster):
+    """The node lifecycle controller untainted the nodes, the token controller made the
+    `default` account; a Deployment's pods are spread over both nodes, each bound to its own
+    node's chassis, and ping each other across nodes (Geneve over the underlay)."""
+    for node in cluster.nodes:
+        status = cluster.core.read_node(node.name)
+        assert [c.status for c in status.status.conditions if c.type == 'Ready'] == ['True']
+        assert not status.spec.taints
+    assert cluster.core.read_namespaced_service_account('default', 'default')
+    for app in ('kube-ovn-cni', 'ovs-ovn'):
+        assert sorted(pod.spec.node_name for pod in cluster.core.list_namespaced_pod(
+            'kube-system', label_selector='app=' + app.replace('ovs-ovn', 'ovs')).items) == \
+            [NODE_A, NODE_B]
+
+    cluster.apps.create_namespaced_deployment('default', {
+        'metadata': {'name': 'spread'},
+        'spec': {'replicas': 4, 'selector': {'matchLabels': {'app': 'spread'}},
+                 'template': {'metadata': {'labels': {'app': 'spread'}}, 'spec': {
+                     'terminationGracePeriodSeconds': 1, 'automountServiceAccountToken': False,
+                     'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                                     'imagePullPolicy': 'Never',
+                                     'command': ['sleep', 'infinity']}]}}}})
+
+    def running():
+        pods = cluster.core.list_namespaced_pod('default', label_selector='app=spread').items
+        return [pod for pod in pods if pod.status.phase == 'Running'] if len(pods) == 4 and \
+            all(pod.status.phase == 'Running' for pod in pods) else None
+    wait_until(running, 120, 'the Deployment\'s 4 pods Running', interval=0.5)
+    pods = running()
+    by_node = dict((node.name, [pod for pod in pods if pod.spec.node_name == node.name])
+                   for node in cluster.nodes)
+    assert by_node[NODE_A] and by_node[NODE_B], [(p.metadata.name, p.spec.node_name)
+                                                  for p in pods]
+    for pod in pods:
+        assert chassis_of(cluster, '%s.default' % pod.metadata.name) == pod.spec.node_name
+    out = cluster.ping(by_node[NODE_A][0].metadata.name, by_node[NODE_B][0].status.pod_ip)
+    assert ' 0% packet loss' in out, out
+    cluster.apps.delete_namespaced_deployment('spread', 'default')
+
+
+def mirror0_icmp(cluster, node, traffic):
+    """What tcpdump on `node`'s mirror0 saw of ICMP while `traffic()` ran: [(src, dst, kind)]."""
+    lines, dummy = cluster.node(node).capture('mirror0', traffic, seconds=5)
+    seen = []
+    for line in lines:
+        found = re.search(r'IP (\S+) > (\S+): ICMP echo (request|reply)', line)
+        if found:
+            seen.append(found.groups())
+    return seen
+
+
+def m0(cluster, node):
+    """kube-ovn-cni's mirror m0 on `node`, as ovs-vsctl reads it there."""
+    out = cluster.node(node).vsctl('--format=json', '--columns=select_all,select_dst_port',
+                                   'find', 'Mirror', 'name=m0')
+    (select_all, (kind, ports)), = json.loads(out)['data']
+    return select_all, [ports] if kind == 'uuid' else [uuid for dummy, uuid in ports]
+
+
+def traffic_on_each_node(cluster):
+    for source, target in (('b-0', 'b-1'), ('a-0', 'a-1')):
+        assert ' 0% packet loss' in cluster.ping(source, ip_of(cluster, target), count=3)
+
+
+def cni_pods(cluster):
+    return dict((pod.spec.node_name, pod.metadata.uid) for pod in cluster.core.list_namespaced_pod(
+        'kube-system', label_selector='app=kube-ovn-cni').items)
+
+
+def test_cni_mirror_rolls_kube_ovn_cni_out_and_mirror0_on_node_b_copies_its_pods(cluster):
+    """cni_mirror sets --enable-mirror=true; the DaemonSet controller replaces kube-ovn-cni on
+    both nodes (the role waits for it); its InitMirror makes m0 select_all. tcpdump on node B's
+    mirror0 then sees both directions between node B's pods and nothing of node A's. Back to
+    false: m0 selects nothing and mirror0 is silent."""
+    before = cni_pods(cluster)
+    run = play(cluster, 'playbooks/local_mirror.yml', extra_vars={
+        'local_mirror_cni': {'enable': True, 'wait': True}})
+    assert run.failures == [] and run.changed >= 1, run.failures
+    after = cni_pods(cluster)
+    assert sorted(after) == [NODE_A, NODE_B]
+    assert not set(after.values()) & set(before.values()), 'kube-ovn-cni was not replaced'
+    assert m0(cluster, NODE_B) == (True, [])
+    seen = mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster))
+    b0, b1 = ip_of(cluster, 'b-0'), ip_of(cluster, 'b-1')
+    assert set(seen) == {(b0, b1, 'request'), (b1, b0, 'reply')}, seen
+    assert len(seen) == 6, seen
+
+    run = play(cluster, 'playbooks/local_mirror.yml', extra_vars={
+        'local_mirror_cni': {'enable': False, 'wait': True}})
+    assert run.failures == [], run.failures
+    assert m0(cluster, NODE_B) == (False, [])
+    assert mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster)) == []
+
+
+def test_pod_mirror_copies_what_one_pod_of_node_b_receives(cluster):
+    """Global mirroring off, pod_mirror annotates b-0: kube-ovn-cni on node B puts b-0's port
+    into m0's select_dst_port only, so while b-0 pings b-1 mirror0 sees the replies b-0
+    receives and not the requests it sends; node A's m0 is untouched. Annotation removed:
+    nothing."""
+    pod_vars = {'local_mirror_pods': {'namespace': 'default', 'names': ['b-0']}}
+    run = play(cluster, 'playbooks/local_mirror.yml', extra_vars=pod_vars)
+    assert run.failures == [] and run.changed >= 1, run.failures
+    port = cluster.node(NODE_B).vsctl('--bare', '--columns=name', 'find', 'Interface',
+                                      'external_ids:iface-id=b-0.default')
+    port_uuid = cluster.node(NODE_B).vsctl('get', 'Port', port, '_uuid')
+    wait_until(lambda: m0(cluster, NODE_B) == (False, [port_uuid]), 30,
+               'b-0\'s port in m0 select_dst_port on node B', interval=0.5)
+    assert m0(cluster, NODE_A) == (False, [])
+    seen = mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster))
+    b0, b1 = ip_of(cluster, 'b-0'), ip_of(cluster, 'b-1')
+    assert seen == [(b1, b0, 'reply')] * 3, seen
+
+    run = play(cluster, 'playbooks/local_mirror.yml',
+               extra_vars=dict(pod_vars, local_mirror_state='absent'))
+    assert run.failures == [] and run.changed >= 1, run.failures
+    wait_until(lambda: m0(cluster, NODE_B) == (False, []), 30,
+               'b-0\'s port out of m0 on node B', interval=0.5)
+    assert mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster)) == []
+
+
+def remote_vars(tmp_path, name='remote_mirror', **overrides):
+    """The demo's remote-mirror variables: the receiver (tools image) on node A."""
+    with open(REMOTE_VARS) as handle:
+        variables = yaml.safe_load(handle)
+    variables.update(mirror_receiver_image=images.TOOLS_IMAGE, mirror_receiver_node=NODE_A,
+                     remote_mirror_pods=[{'name': 'b-0', 'namespace': 'default'}])
+    variables.update(overrides)
+    path = tmp_path / (name + '.yml')
+    path.write_text(yaml.safe_dump(variables))
+    return str(path)
+
+
+# b-1's incoming traffic as ERSPAN, session index 7, to the same receiver.
+ERSPAN_VARS = dict(remote_mirror_name='b1-ingress', remote_mirror_type='erspan',
+                   remote_mirror_index=7, remote_mirror_filter='to-lport',
+                   remote_mirror_pods=[{'name': 'b-1', 'namespace': 'default'}])
+
+
+def wait_realised(cluster, node, name, src, dst):
+    """Until ovn-controller on `node` made the OVS mirror `name` with its tunnel port."""
+    vsctl = cluster.node(node).vsctl
+
+    def realised():
+        if 'ovn-' + name not in vsctl('list-ports', 'br-int').split():
+            return False
+        selects = [bool(vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
+                              'name=' + name)) for column in ('select_src_port',
+                                                              'select_dst_port')]
+        return selects == [src, dst]
+    wait_until(realised, 30, 'mirror %s realised on %s' % (name, node), interval=0.2)
+
+
+def run_with_traffic(cluster, playbook, traffic, **options):
+    """`playbook` in a thread; once tcpdump runs in the receiver pod, `traffic()`."""
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(
+        run=play(cluster, playbook, **options)))
+    thread.start()
+    try:
+        wait_until(lambda: cluster.exec('mirror-receiver', 'pgrep', '-x', 'tcpdump',
+                                        check=False), 60,
+                   'tcpdump running in the receiver pod', interval=0.3)
+        traffic()
+    finally:
+        thread.join(300)
+    return outcome['run']
+
+
+def test_remote_mirrors_of_node_b_pods_reach_the_receiver_on_node_a(cluster, tmp_path):
+    """GRE (b-0's outgoing) and ERSPAN (b-1's incoming) mirrors with the receiver pod on node
+    A: node B's OVS encapsulates the copies (outer source: node B's underlay address) and they
+    cross the underlay into the receiver, where playbooks/capture.yml counts them per mirror."""
+    for variables in (remote_vars(tmp_path), remote_vars(tmp_path, 'erspan', **ERSPAN_VARS)):
+        run = play(cluster, 'playbooks/remote_mirror.yml', var_files=[variables])
+        assert run.failures == [], run.failures
+    receiver = cluster.core.read_namespaced_pod('mirror-receiver', 'default')
+    assert receiver.spec.node_name == NODE_A
+    wait_realised(cluster, NODE_B, 'web0-egress', src=True, dst=False)
+    wait_realised(cluster, NODE_B, 'b1-ingress', src=False, dst=True)
+    b0, b1, a0 = ip_of(cluster, 'b-0'), ip_of(cluster, 'b-1'), ip_of(cluster, 'a-0')
+    cluster.ping('b-0', b1, count=2)            # node B resolves the sink's MAC first
+    cluster.ping('a-0', b1, count=1)
+
+    pcap = cluster.capture_in_pod('mirror-receiver', 'net1', lambda: (
+        cluster.ping('b-0', b1, count=3), cluster.ping('a-0', b1, count=3)))
+    copies = decode_mirrored(pcap)
+    gre = [c for c in copies if c['tunnel'] == 'gre']
+    erspan = [c for c in copies if c['tunnel'] == 'erspan']
+    assert {(c['key'], c['src'], c['dst'], c['icmp_type']) for c in gre} == {(99, b0, b1, 8)}
+    assert len(gre) == 3, copies
+    assert {(c['key'], c['src'], c['dst'], c['icmp_type']) for c in erspan} == {
+        (7, b0, b1, 8), (7, a0, b1, 8)}, copies
+    assert len(erspan) == 6, copies
+    outer = cluster.capture_in_pod('mirror-receiver', 'net1', lambda: cluster.ping(
+        'b-0', b1, count=2), bpf='ip proto 47', count=4)
+    node_b = cluster.node(NODE_B).underlay_ip
+    from lab.ovn import read_pcap
+    sources = set('.'.join(str(byte) for byte in frame[26:30]) for frame in read_pcap(outer))
+    assert sources == {node_b}, sources
+
+    run = run_with_traffic(cluster, 'playbooks/capture.yml', lambda: (
+        cluster.ping('b-0', b1, count=4), cluster.ping('a-0', b1, count=4)), extra_vars={
+        'mirror_capture_duration': 8, 'mirror_capture_dest': str(tmp_path / 'captures'),
+        'mirror_capture_expect_packets': ['web0-egress', 'b1-ingress']})
+    assert run.failures == [], run.failures
+    report = run.result('Report the capture per mirror')
+    by_name = dict((m['name'], m) for m in report['mirrors'])
+    icmp = dict((name, sorted((c['src'], c['dst'], c['packets'])
+                              for c in by_name[name]['conversations'] if c['protocol'] == 'icmp'))
+                for name in ('web0-egress', 'b1-ingress'))
+    assert icmp == {'web0-egress': [(b0, b1, 4)],
+                    'b1-ingress': sorted([(b0, b1, 4), (a0, b1, 4)])}, report
+
+
+def test_preflight_refuses_a_sink_that_node_b_cannot_route_to(cluster, tmp_path):
+    """Node A has a route to 203.0.113.0/24 (via the underlay), node B none: remote_mirror
+    asks each node's OVS through its ovs-ovn pod and refuses naming node B only; nothing is
+    written to the NB."""
+    cluster.node(NODE_A).netns_run('ip', 'route', 'add', '203.0.113.0/24', 'via', '172.31.0.1',
+                                   'dev', 'br-phy')
+    try:
+        wait_until(lambda: 'dev br-phy' in cluster.node(NODE_A).appctl(
+            'ovs-vswitchd', 'ovs/route/lookup', '203.0.113.9', check=False), 10,
+            'node A\'s OVS learning the route')
+        variables = remote_vars(tmp_path, 'far', remote_mirror_name='far',
+                                remote_mirror_sink='203.0.113.9', remote_mirror_networks=False)
+        run = play(cluster, 'playbooks/remote_mirror.yml', var_files=[variables])
+        assert run.rc != 0
+        (task, message), = run.failures
+        assert 'no route to the sink 203.0.113.9 on node(s) node-b (' in message, message
+        assert 'node-a' not in message, message
+        assert 'far' not in cluster.nbctl('--bare', '--columns=name', 'list', 'Mirror').split()
+    finally:
+        cluster.node(NODE_A).netns_run('ip', 'route', 'del', '203.0.113.0/24', check=False)
+
+
+def ovs_rows(cluster, node):
+    """Every Mirror and Port row of `node`'s OVS by uuid, as ovs-vsctl reads them."""
+    vsctl = cluster.node(node).vsctl
+    return dict((table, vsctl('--bare', '--columns=_uuid,name', 'list', table))
+                for table in ('Mirror', 'Port', 'Interface'))
+
+
+def test_rulebook_repairs_only_node_b_when_its_kube_ovn_cni_is_recreated(cluster, tmp_path):
+    """The rulebook runs; kube-ovn-cni's pod on node B is deleted and the DaemonSet controller
+    recreates it: its InitMirror clears node B's mirrors and the copies stop. Once the new pod
+    is ready, the rulebook repairs node B (through its ovs-ovn pod) and only node B: node A's
+    OVS rows are unchanged, and the copies reach the receiver again."""
+    inventory = write_inventory(tmp_path, {
+        'mirrors_nb_connection': cluster.nb, 'mirrors_kubeconfig': cluster.kubeconfig,
+        'mirror_repair_kubeconfig': cluster.kubeconfig, 'kubeovn_mirrors': []})
+    rulebook = Rulebook(tmp_path, inventory, {
+        'follow_mirrors_selectors': [{'namespace': 'default', 'label_selectors': ['app=none']}],
+        'follow_mirrors_kubeconfig': cluster.kubeconfig},
+        env={'PATH': cluster.bindir + os.pathsep + os.environ['PATH']})
+    b1 = ip_of(cluster, 'b-1')
+
+    def copies():
+        pcap = cluster.capture_in_pod('mirror-receiver', 'net1', lambda: cluster.ping(
+            'b-0', b1, count=3), seconds=4)
+        return [c for c in decode_mirrored(pcap) if c['tunnel'] == 'gre' and c['key'] == 99]
+    try:
+        wait_until(lambda: rulebook.runs() >= 1, 120, 'the start-up converge', interval=0.5)
+        wait_realised(cluster, NODE_B, 'web0-egress', src=True, dst=False)
+        assert len(copies()) == 3
+        node_a = ovs_rows(cluster, NODE_A)
+        old = cluster.daemon_pod('kube-ovn-cni', NODE_B)
+        cluster.core.delete_namespaced_pod(old.metadata.name, 'kube-system')
+        wait_until(lambda: (cluster.daemon_pod('kube-ovn-cni', NODE_B) or old).metadata.uid !=
+                   old.metadata.uid, 90, 'kube-ovn-cni recreated on node B', interval=0.5)
+        cluster.wait_daemonset('kube-ovn-cni')
+        ready = time.monotonic()
+        wait_until(lambda: re.search(r'ovs-ovn@node-b: stale \[[^]]+\], removed',
+                                     rulebook.log_text()), 120, 'the rulebook\'s repair',
+                   interval=0.5)
+        wait_realised(cluster, NODE_B, 'web0-egress', src=True, dst=False)
+        print('node B repaired by the rulebook %.1f s after its kube-ovn-cni was ready'
+              % (time.monotonic() - ready))
+        log = rulebook.log_text()
+        said = re.search(r"ovs-ovn@node-b: stale \[([^]]*)\], removed \[([^]]*)\]", log)
+        assert [sorted(re.findall(r"'([^']+)'", part)) for part in said.groups()] == \
+            [['ovn-b1-ingress', 'ovn-web0-egress']] * 2, said.group(0)
+        assert 'ovs-ovn@node-a' not in log.split(REPAIR_PLAY)[-1], log[-3000:]
+        assert ovs_rows(cluster, NODE_A) == node_a
+        assert len(copies()) == 3
+    finally:
+        left = rulebook.stop()
+    assert left == [], left
