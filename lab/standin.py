@@ -86,8 +86,11 @@ class ClusterStandIn:
         while not self._stop.is_set() and time.monotonic() < deadline:
             try:
                 self.reconcile()
-            except Exception as exc:  # noqa: BLE001 - objects come and go; keep the last few
-                self.errors = (self.errors + [repr(exc)])[-5:]
+            except Exception as exc:  # noqa: BLE001 - keep the last few
+                # a pod deleted or replaced between the list and the write (rollouts): the
+                # next pass sees the world as it is now
+                if getattr(exc, 'status', None) not in (404, 409):
+                    self.errors = (self.errors + [repr(exc)])[-5:]
             self._stop.wait(self.interval)
 
     def reconcile(self):

@@ -359,3 +359,87 @@ def test_rulebook_repairs_only_node_b_when_its_kube_ovn_cni_is_recreated(cluster
     finally:
         left = rulebook.stop()
     assert left == [], left
+
+
+def deployment_pods(cluster, name):
+    """The Deployment's pods of its current template (pod-template-hash of the newest
+    ReplicaSet), Running and not terminating, or None while it rolls out."""
+    deployment = cluster.apps.read_namespaced_deployment(name, 'default')
+    if (deployment.status.observed_generation or 0) < deployment.metadata.generation or \
+            deployment.status.updated_replicas != deployment.spec.replicas:
+        return None
+    sets = cluster.apps.list_namespaced_replica_set('default', label_selector='app=' + name).items
+    newest = max(sets, key=lambda rs: int(rs.metadata.annotations[
+        'deployment.kubernetes.io/revision'])).metadata.labels['pod-template-hash']
+    pods = [pod for pod in cluster.core.list_namespaced_pod(
+        'default', label_selector='app=' + name).items if pod.metadata.deletion_timestamp is None]
+    if len(pods) != deployment.spec.replicas or any(
+            pod.metadata.labels['pod-template-hash'] != newest or pod.status.phase != 'Running'
+            for pod in pods):
+        return None
+    return sorted(pod.metadata.name for pod in pods)
+
+
+def roll_out(cluster, name, revision):
+    """A template change (every pod replaced, as `kubectl rollout restart` does); the new
+    pods' names once the Deployment's controller has replaced them all."""
+    cluster.apps.patch_namespaced_deployment(name, 'default', {'spec': {'template': {
+        'metadata': {'annotations': {'lab.kubeovn.mirror/revision': str(revision)}}}}})
+    time.sleep(1)
+    wait_until(lambda: deployment_pods(cluster, name), 240,
+               'Deployment %s rolled out (revision %s)' % (name, revision), interval=1)
+    return deployment_pods(cluster, name)
+
+
+def mirrored_ports(cluster, mirror):
+    """The LSPs whose mirror_rules hold `mirror`, read with ovn-nbctl."""
+    uuid = cluster.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + mirror)
+    if not uuid:
+        return []
+    return sorted(cluster.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch_Port',
+                                'mirror_rules{>=}' + uuid).split())
+
+
+def test_a_rolled_out_deployment_stays_mirrored_exactly(cluster, tmp_path):
+    """A Deployment of 10 replicas under a selector. With the rulebook running, a rollout that
+    replaces every pod ends with the mirror on exactly the new pods, with no manual run;
+    without it, one playbooks/mirrors.yml run makes the mirror exact after the next rollout."""
+    cluster.apps.create_namespaced_deployment('default', {
+        'metadata': {'name': 'roll'},
+        'spec': {'replicas': 10, 'selector': {'matchLabels': {'app': 'roll'}},
+                 'template': {'metadata': {'labels': {'app': 'roll'}}, 'spec': {
+                     'terminationGracePeriodSeconds': 1, 'automountServiceAccountToken': False,
+                     'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                                     'imagePullPolicy': 'Never',
+                                     'command': ['sleep', 'infinity']}]}}}})
+    selectors = [{'namespace': 'default', 'label_selectors': ['app=roll']}]
+    inventory = write_inventory(tmp_path, {
+        'mirrors_nb_connection': cluster.nb, 'mirrors_kubeconfig': cluster.kubeconfig,
+        'kubeovn_mirrors': [dict(name='roll-egress', type='gre', index=55, filter='from-lport',
+                                 sink=SINK_IP, selectors=selectors)]})
+    first = roll_out(cluster, 'roll', 1)
+    rulebook = Rulebook(tmp_path, inventory, {
+        'follow_mirrors_selectors': selectors, 'follow_mirrors_kubeconfig': cluster.kubeconfig,
+        'follow_mirrors_repair': False},
+        env={'PATH': cluster.bindir + os.pathsep + os.environ['PATH']})
+    try:
+        ports = ['%s.default' % name for name in first]
+        wait_until(lambda: mirrored_ports(cluster, 'roll-egress') == ports, 120,
+                   'the rulebook mirroring the first 10 pods', interval=0.5)
+        second = roll_out(cluster, 'roll', 2)
+        assert not set(second) & set(first)
+        ports = ['%s.default' % name for name in second]
+        wait_until(lambda: mirrored_ports(cluster, 'roll-egress') == ports, 120,
+                   'the rulebook mirroring exactly the 10 new pods', interval=0.5)
+    finally:
+        left = rulebook.stop()
+    assert left == [], left
+
+    third = roll_out(cluster, 'roll', 3)
+    assert mirrored_ports(cluster, 'roll-egress') != ['%s.default' % name for name in third]
+    env = {'K8S_AUTH_KUBECONFIG': cluster.kubeconfig, 'OVN_NB_DB': cluster.nb,
+           'PATH': cluster.bindir + os.pathsep + os.environ['PATH']}
+    run = run_collection_playbook('playbooks/mirrors.yml', env=env, inventory=inventory)
+    assert run.failures == [] and run.changed >= 1, run.failures
+    assert mirrored_ports(cluster, 'roll-egress') == ['%s.default' % name for name in third]
+    cluster.apps.delete_namespaced_deployment('roll', 'default')
