@@ -111,6 +111,63 @@ def test_nodes_ready_by_the_controllers_and_a_deployment_pings_across_nodes(clus
     cluster.apps.delete_namespaced_deployment('spread', 'default')
 
 
+def lsp(cluster, name):
+    """The LSP as ovn-nbctl reads it: {uuid, addresses}, or None."""
+    out = json.loads(cluster.nbctl('--format=json', '--columns=_uuid,addresses', 'find',
+                                   'Logical_Switch_Port', 'name="%s"' % name))
+    if not out['data']:
+        return None
+    (dummy, uuid), addresses = out['data'][0]
+    return {'uuid': uuid, 'addresses': addresses}
+
+
+def delete_pods(cluster, *names, timeout=150):
+    """Deletes the pods and waits until the API no longer has them. The kubelet (v1.20.2)
+    deletes a pod from the API once its sandbox is removed; it removes the sandbox at once
+    only when the status it holds already shows the containers stopped, else at its container
+    GC, once a minute: a pod stopped in 2 s can stay a minute longer."""
+    from kubernetes.client.exceptions import ApiException
+    for name in names:
+        cluster.core.delete_namespaced_pod(name, 'default', grace_period_seconds=1)
+
+    def gone(name):
+        try:
+            cluster.core.read_namespaced_pod(name, 'default')
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+    wait_until(lambda: all(gone(name) for name in names), timeout,
+               'pods %s deleted' % ', '.join(names), interval=0.5)
+
+
+def test_a_pod_recreated_under_its_name_gets_a_new_port_on_its_node(cluster):
+    """kubectl exec reaches the pod, whose eth0 holds the address Kube-OVN annotated and whose
+    LSP carries its MAC and IP; deleted and created again under the same name (on node B): a
+    new LSP, the old OVS port gone from node B's br-int (CNI DEL), the new pod reachable."""
+    first = cluster.pod('again', NODE_B)
+    annotations = first.metadata.annotations
+    address = annotations['ovn.kubernetes.io/ip_address']
+    assert address + '/24' in cluster.exec('again', 'ip', '-br', 'addr', 'show', 'eth0')
+    old = lsp(cluster, 'again.default')
+    assert old['addresses'] == '%s %s' % (annotations['ovn.kubernetes.io/mac_address'], address)
+    vsctl = cluster.node(NODE_B).vsctl
+    old_port = vsctl('--bare', '--columns=name', 'find', 'Interface',
+                     'external_ids:iface-id=again.default')
+    assert old_port.endswith('_h')
+
+    delete_pods(cluster, 'again')
+    wait_until(lambda: lsp(cluster, 'again.default') is None, 30, 'old LSP deleted')
+    again = cluster.pod('again', NODE_B)
+    new = lsp(cluster, 'again.default')
+    assert new is not None and new['uuid'] != old['uuid']
+    new_port = vsctl('--bare', '--columns=name', 'find', 'Interface',
+                     'external_ids:iface-id=again.default')
+    assert new_port and new_port != old_port
+    assert old_port not in vsctl('list-ports', 'br-int').split()
+    assert ' 0% packet loss' in cluster.ping('a-0', again.status.pod_ip, count=2)
+    delete_pods(cluster, 'again')
+
+
 def mirror0_icmp(cluster, node, traffic):
     """What tcpdump on `node`'s mirror0 saw of ICMP while `traffic()` ran: [(src, dst, kind)]."""
     lines, dummy = cluster.node(node).capture('mirror0', traffic, seconds=5)
@@ -283,6 +340,22 @@ def test_remote_mirrors_of_node_b_pods_reach_the_receiver_on_node_a(cluster, tmp
                 for name in ('web0-egress', 'b1-ingress'))
     assert icmp == {'web0-egress': [(b0, b1, 4)],
                     'b1-ingress': sorted([(b0, b1, 4), (a0, b1, 4)])}, report
+    assert (by_name['b1-ingress']['type'], by_name['b1-ingress']['index']) == ('erspan', 7)
+
+    # A mirror with no port sends nothing: expect_packets fails naming it.
+    cluster.nbctl('mirror-add', 'idle-x', 'gre', '42', 'from-lport', SINK_IP)
+    try:
+        silent = run_with_traffic(cluster, 'playbooks/capture.yml', lambda: cluster.ping(
+            'b-0', b1, count=3), extra_vars={
+            'mirror_capture_duration': 4, 'mirror_capture_dest': str(tmp_path / 'captures'),
+            'mirror_capture_expect_packets': ['web0-egress', 'idle-x']})
+        failed = silent.result('Report the capture per mirror')
+        assert failed.get('failed') and 'no packets from mirror idle-x in the capture' in \
+            failed['msg'], failed
+    finally:
+        cluster.nbctl('mirror-del', 'idle-x')
+    again = play(cluster, 'playbooks/remote_mirror.yml', var_files=[remote_vars(tmp_path)])
+    assert again.changed == 0 and again.failures == [], again.failures
 
 
 def test_preflight_refuses_a_sink_that_node_b_cannot_route_to(cluster, tmp_path):
@@ -443,3 +516,86 @@ def test_a_rolled_out_deployment_stays_mirrored_exactly(cluster, tmp_path):
     assert run.failures == [] and run.changed >= 1, run.failures
     assert mirrored_ports(cluster, 'roll-egress') == ['%s.default' % name for name in third]
     cluster.apps.delete_namespaced_deployment('roll', 'default')
+
+
+def test_remote_mirror_writes_an_evidence_report_with_what_the_capture_saw(cluster, tmp_path):
+    """remote_mirror_evidence_dir (opt-in): JSON and Markdown naming the mirror, its pods and
+    ports, the receiver, the expiry, and the capture's count of the test's pings."""
+    evidence = tmp_path / 'evidence'
+    variables = remote_vars(tmp_path, 'evidence', remote_mirror_expires='2h',
+                            remote_mirror_evidence_dir=str(evidence),
+                            remote_mirror_evidence_capture=True,
+                            remote_mirror_evidence_capture_duration=8)
+    b0, b1 = ip_of(cluster, 'b-0'), ip_of(cluster, 'b-1')
+    wait_realised(cluster, NODE_B, 'web0-egress', src=True, dst=False)
+    cluster.ping('b-0', b1, count=1)
+    run = run_with_traffic(cluster, 'playbooks/remote_mirror.yml', lambda: cluster.ping(
+        'b-0', b1, count=4), var_files=[variables])
+    assert run.failures == [], run.failures
+    report = json.loads((evidence / 'web0-egress-evidence.json').read_text())
+    mirror = report['mirror']
+    assert (mirror['name'], mirror['type'], mirror['index'], mirror['filter'], mirror['sink'],
+            mirror['ports']) == ('web0-egress', 'gre', 99, 'from-lport', SINK_IP,
+                                 ['b-0.default'])
+    assert 7000 < mirror['expires_in'] <= 7200 and mirror['expired'] is False
+    # since when: recorded when the role first created the mirror, before this report
+    assert report['since'] == mirror['external_ids']['kubeovn.mirror/since'] <= \
+        report['generated_at'], report
+    assert mirror['external_ids']['kubeovn.mirror/receiver'] == 'default/mirror-receiver'
+    assert report['receiver'] == {'pod': 'default/mirror-receiver',
+                                  'attachment': 'default/mirrornet', 'address': SINK_IP}
+    assert report['pods'] == [{'name': 'b-0', 'namespace': 'default'}]
+    icmp = [(c['src'], c['dst'], c['packets']) for c in report['capture']['conversations']
+            if c['protocol'] == 'icmp']
+    assert icmp == [(b0, b1, 4)], report['capture']
+    assert os.path.exists(report['capture']['path'])
+    summary = (evidence / 'web0-egress-evidence.md').read_text()
+    for line in ('# Mirror web0-egress: evidence', '| pods | default/b-0 |',
+                 '| to | %s: pod default/mirror-receiver on default/mirrornet |' % SINK_IP,
+                 '| since | %s |' % report['since'], '| 4 | icmp | %s | %s |' % (b0, b1)):
+        assert line in summary, summary
+    never = play(cluster, 'playbooks/remote_mirror.yml', var_files=[remote_vars(
+        tmp_path, 'never', remote_mirror_expires='never')])
+    assert never.failures == [], never.failures
+
+
+def kernel_refuses_gretap(cluster):
+    """None when this kernel makes gretap links, else ip's message (probed in the
+    privileged receiver pod)."""
+    out = cluster.exec('mirror-receiver', 'sh', '-c', 'ip link add kmlprobe0 type gretap key 1 '
+                       '2>&1 && ip link del kmlprobe0 && echo created', check=False)
+    return None if out.endswith('created') else out
+
+
+def test_receiver_link_step_runs_inside_the_real_pod_then_teardown(cluster, tmp_path):
+    """The role's gretap step runs through kubectl exec in the receiver container: on a
+    kernel without ip_gre its clear message comes from there; with it, the link comes up and
+    carries the decapsulated copies. Then teardown.yml removes both mirrors and the receiver."""
+    variables = remote_vars(tmp_path, remote_mirror_receiver_link=True)
+    run = play(cluster, 'playbooks/remote_mirror.yml', var_files=[variables])
+    refused = kernel_refuses_gretap(cluster)
+    if refused is not None:
+        step = run.result('Create the GRE/ERSPAN link inside the receiver pod')
+        assert step.get('failed'), step
+        assert 'this kernel cannot create gretap links' in step['msg'], step
+        assert 'ip_gre' in step['msg'], step
+        # It ran in the container: the module's own python there, the pod's net1 read.
+        assert cluster.exec('mirror-receiver', 'ip', '-br', 'link', 'show', 'mirror1',
+                            check=False) == ''
+    else:
+        assert run.failures == [], run.failures
+        assert 'mirror1' in cluster.exec('mirror-receiver', 'ip', '-br', 'link', 'show',
+                                         'mirror1')
+        wait_realised(cluster, NODE_B, 'web0-egress', src=True, dst=False)
+        pcap = cluster.capture_in_pod('mirror-receiver', 'mirror1', lambda: cluster.ping(
+            'b-0', ip_of(cluster, 'b-1'), count=3), bpf='icmp')
+        assert len(open(pcap, 'rb').read()) > 24
+    for path in (remote_vars(tmp_path, 'erspan', **ERSPAN_VARS), variables):
+        down = play(cluster, 'playbooks/teardown.yml', var_files=[path])
+        assert down.failures == [], down.failures
+    assert cluster.nbctl('--bare', '--columns=name', 'find', 'Mirror',
+                         'name!=roll-egress') == ''
+    assert [pod.metadata.name for pod in cluster.core.list_namespaced_pod('default').items
+            if pod.metadata.name == 'mirror-receiver'] == []
+    for name in ('web0-egress', 'b1-ingress'):
+        assert 'ovn-' + name not in cluster.node(NODE_B).vsctl('list-ports', 'br-int').split()
