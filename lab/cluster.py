@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
@@ -134,6 +133,18 @@ class ClusterNode:
         return captures([(['ip', 'netns', 'exec', self.netns], interface, bpf)], action,
                         self.dir, seconds, count)[0]
 
+    @property
+    def python(self):
+        """An interpreter that runs in the node's namespaces: for Ansible, the node as an
+        inventory host (`ansible_connection: local`, `ansible_python_interpreter: this`),
+        where /run/openvswitch/db.sock is the node's, as on a node reached over SSH."""
+        path = os.path.join(self.cluster.bindir, 'python-' + self.name)
+        if not os.path.exists(path):
+            with open(path, 'w') as handle:
+                handle.write('#!/bin/sh\nexec %s "$@"\n' % ' '.join(self.inside([sys.executable])))
+            os.chmod(path, 0o755)
+        return path
+
     def netns_run(self, *cmd, check=True, timeout=30):
         """A command in the node's network namespace (its host network)."""
         return run('ip', 'netns', 'exec', self.netns, *cmd, check=check, timeout=timeout)
@@ -167,6 +178,12 @@ class ClusterNode:
         # shared, as a node's /run is: kube-ovn-cni mounts it with HostToContainer propagation
         run('nsenter', '--mount=' + self.mount_ns, '--', 'mount', '--make-shared',
             '/run/openvswitch')
+        # /sys of the node's network namespace (its /sys/class/net lists the node's links, as
+        # `ip netns exec` does), with the host's cgroup hierarchies kept under it
+        keep = os.path.join(self.sockdir, 'cgroup')
+        os.makedirs(keep, exist_ok=True)
+        run(*self.inside(['sh', '-ec', 'mount --rbind /sys/fs/cgroup {0}; mount -t sysfs sysfs '
+                          '/sys; mount --rbind {0} /sys/fs/cgroup; umount -l {0}'.format(keep)]))
 
     def _daemon(self, name, cmd, ready, timeout=30):
         self.procs[name] = spawn(self.inside(cmd), self.path(name + '.out'), env=self.env)

@@ -1,11 +1,14 @@
-"""`make demo`: the collection's main job against the embedded lab, start to finish.
+"""`make demo`: the collection's main job against the embedded two-node cluster, start to
+finish.
 
-Starts a real Kubernetes control plane (etcd + kube-apiserver), the one-machine OVN lab and a
-real node (containerd + kubelet + kube-scheduler, lab/node.py) whose pods the lab's CNI wires
-onto OVN; runs the playbooks (remote mirror, GitOps inventory, local mirror) against real
-pods, sends traffic between them with `kubectl exec`, prints what tcpdump inside the receiver
-pod captured, converges again to show changed=0, tears everything down with the teardown
-playbook and stops every daemon.
+Starts the test cluster (lab/cluster.py: a control plane with its controllers, one OVN
+central, nodes node-a and node-b each with its own OVS, ovn-controller, containerd and kubelet,
+kube-ovn-cni and ovs-ovn as DaemonSets); runs the playbooks (remote mirror, GitOps inventory,
+local mirror) against real pods on both nodes, sends traffic between them with `kubectl exec`,
+prints what the receiver pod on node-a captured of the copies node-b's OVS sent across the
+underlay, shows node-b's mirror0 after cni_mirror, converges again to show changed=0, follows
+pods with the rulebook, tears everything down with the teardown playbook and stops every daemon.
+Each step's time is printed at the end.
 """
 
 import argparse
@@ -21,12 +24,11 @@ import time
 import yaml
 
 from lab.ansible import REPO, ansible_env, playbook_command, run_collection_playbook
+from lab.cluster import Cluster
 from lab.daemons import wait_until
 from lab.eda import Rulebook
 from lab import images
-from lab.kube import ControlPlane
-from lab.node import NODE_USER, SCHEDULER_USER, Node, node_pki
-from lab.ovn import MIRROR_TAP, PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, Lab, lsp_mirrors
+from lab.ovn import PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, lsp_mirrors, read_pcap
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
 from lab.standin import ClusterStandIn, create_lab_pods
 
@@ -34,9 +36,14 @@ REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
+# The receiver and db-0 on node-a; web-0 and web-1 on node-b, so the web mirrors' copies
+# cross the underlay from node-b to the receiver.
+RECEIVER_NODE, WEB_NODE = 'node-a', 'node-b'
+POD_NODES = {'web-0': WEB_NODE, 'web-1': WEB_NODE, 'db-0': RECEIVER_NODE}
 # On an OVN with filter `both` and type `local` (>= 23.06): the remote mirror carries both
 # directions, and an OVN local mirror delivers to this port of the node.
 OVN_LOCAL_PORT = PREFIX + 'mon0'
+MIRROR_TAP = PREFIX + 'mirror0'
 
 
 class Demo:
@@ -47,7 +54,7 @@ class Demo:
         self.current_ovn = version != HOST_VERSION    # has filter both and type local
         self.started = time.monotonic()
         self.timings = []
-        self.lab = self.plane = self.standin = self.node = None
+        self.cluster = self.standin = None
 
     # ---- output -----------------------------------------------------------------------
     def say(self, text=''):
@@ -92,13 +99,29 @@ class Demo:
             ('mirrors.yml (GitOps inventory)', self.playbook('playbooks/mirrors.yml',
                                                              inventory=INVENTORY)),
             ('local_mirror.yml', self.playbook('playbooks/local_mirror.yml',
+                                               inventory=self.nodes_inventory,
                                                var_files=[self.local_vars])),
         ]
 
     # ---- the run ------------------------------------------------------------------------
     def run(self):
         try:
-            self._run()
+            self.start_cluster()
+            self.write_variables()
+            self.step('First converge: remote mirror, GitOps inventory, local mirror')
+            first = self.converge_all()
+            self.capture()
+            self.step('Second converge of the same playbooks and inventory')
+            second = self.converge_all()
+            for (name, totals), (dummy, again) in zip(first, second):
+                self.say('%-32s first run changed=%-3d second run changed=%d'
+                         % (name, totals['changed'], again['changed']))
+            if any(totals['changed'] for dummy, totals in second):
+                raise SystemExit('the second converge changed something')
+            self.cni_mirror()
+            self.step('The rulebook kubeovn.mirror.follow_mirrors while pods come and go')
+            self.follow(self.cluster.core)
+            self.teardown()
         finally:
             self.stop()
         total = time.monotonic() - self.started
@@ -106,79 +129,80 @@ class Demo:
         self.say('Timings:')
         marks = self.timings + [('end', time.monotonic())]
         for (title, start), (dummy, end) in zip(marks, marks[1:]):
-            print('           %-76s %6.1f s' % (title, end - start))
+            print('           %-76s %6.1f s' % (title[:76], end - start))
         print('           %-76s %6.1f s' % ('total', total))
         print()
-        self.say('Demo done in %.0f s: mirrored packets captured inside the receiver pod and '
-                 'on %s, second converge changed=0, everything removed.' % (total, MIRROR_TAP))
+        self.say('Demo done in %.0f s: copies from %s captured inside the receiver pod on %s, '
+                 '%s\'s mirror0 after cni_mirror, second converge changed=0, everything '
+                 'removed.' % (total, WEB_NODE, RECEIVER_NODE, WEB_NODE))
 
-    def _run(self):
-        self.step('Start a Kubernetes control plane (etcd + kube-apiserver)')
+    def start_cluster(self):
+        self.step('Start the cluster: control plane and controllers, OVN %s, node-a, node-b'
+                  % self.version)
         os.makedirs(self.workdir, exist_ok=True)
-        pki, apiserver_args = node_pki(os.path.join(self.workdir, 'pki'))
-        self.plane = ControlPlane(os.path.join(self.workdir, 'kube-' + str(os.getpid())),
-                                  users=[NODE_USER, SCHEDULER_USER],
-                                  extra_apiserver_args=apiserver_args)
-        os.makedirs(self.plane.workdir, exist_ok=True)
-        self.plane.start()
-        self.say('API at %s, up in %.1f s' % (self.plane.server, self.plane.start_seconds))
-        from kubernetes import client, config
-        core = client.CoreV1Api(config.new_client_from_config(self.plane.kubeconfig))
-        # No controller-manager makes the default ServiceAccount pods need.
-        core.create_namespaced_service_account('default', {'metadata': {'name': 'default'}})
+        self.cluster = Cluster(self.workdir, nodes=2, version=self.version).start()
+        self.say('API at %s; nodes Ready and untainted by the controllers in %.1f s'
+                 % (self.cluster.plane.server, self.cluster.start_seconds))
+        for node in self.cluster.nodes:
+            self.say('  %s: node IP %s, Geneve and underlay %s on br-phy, chassis %s'
+                     % (node.name, node.ip, node.underlay_ip, node.name))
 
-        self.step('Start the OVN %s lab (OVS userspace datapath, NB/SB, northd, '
-                  'ovn-controller)' % self.version)
-        self.lab = Lab(os.path.join(self.workdir, 'lab'), self.version, netns_pods=False).up()
-        self.say('lab up in %.1f s: br-int, underlay br-phy' % self.lab.start_seconds)
+        self.step("Kube-OVN's controller (stand-in), kube-ovn-cni and ovs-ovn, the lab pods")
         # Kube-OVN's controller is played by a stand-in: networks become ready, pods get
         # addresses and LSPs, the receiver's attachment gets the sink address.
         self.standin = ClusterStandIn(
-            self.plane.kubeconfig, node=self.lab,
+            self.cluster.kubeconfig, node=self.cluster, daemonsets=False,
+            nodes=[node.name for node in self.cluster.nodes],
             addresses={('default', 'mirror-receiver'): SINK_IP},
             macs={('default', 'mirror-receiver'): SINK_MAC}).start()
-
-        self.step('Start a node (containerd + kubelet + kube-scheduler) and the lab pods')
-        self.node = Node(self.workdir, self.plane, self.lab, pki).start()
-        self.say('node Ready in %.1f s' % self.node.start_seconds)
-        create_lab_pods(core, image=images.TOOLS_IMAGE)
+        self.cluster.kube_ovn_daemonsets()
+        create_lab_pods(self.cluster.core, image=images.TOOLS_IMAGE, nodes=POD_NODES)
         for name in PODS:
-            self.node.wait_running(name)
-        self.say(self.node.kubectl('get', 'pods', '-o', 'wide'))
-        self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
+            self.cluster.wait_running(name)
+        self.say(self.cluster.kubectl('get', 'pods', '-A', '-o', 'wide'))
+
+    def write_variables(self):
+        """The demo's variables files, and an inventory of the node web-0 runs on (the local
+        mirrors are made on that node, as over SSH)."""
         with open(LOCAL_VARS) as handle:
             local = yaml.safe_load(handle)
-        local['local_mirror_ovs']['ovs_connection'] = self.lab.ovs_db
-        self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
         with open(REMOTE_VARS) as handle:
             remote = yaml.safe_load(handle)
-        remote['mirror_receiver_image'] = images.TOOLS_IMAGE
+        remote.update(mirror_receiver_image=images.TOOLS_IMAGE,
+                      mirror_receiver_node=RECEIVER_NODE)
         if self.current_ovn:
             remote.update(remote_mirror_name='web0-both', remote_mirror_filter='both')
             local['local_mirror_ovn'] = dict(name='web0-ovn-local', filter='both',
                                              pods=[dict(name='web-0', namespace='default')],
-                                             port=OVN_LOCAL_PORT,
-                                             ovs_connection=self.lab.ovs_db)
+                                             port=OVN_LOCAL_PORT)
+        local['kubeovn_mirror_nodes'] = WEB_NODE
+        self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
+        self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
         for path, variables in ((self.local_vars, local), (self.remote_vars, remote)):
             with open(path, 'w') as handle:
                 yaml.safe_dump(variables, handle)
+        self.nodes_inventory = os.path.join(self.workdir, 'nodes.yml')
+        with open(self.nodes_inventory, 'w') as handle:
+            yaml.safe_dump({'all': {'hosts': dict((node.name, {
+                'ansible_connection': 'local',
+                'ansible_python_interpreter': node.python}) for node in self.cluster.nodes)}},
+                handle)
 
-        self.step('First converge: remote mirror, GitOps inventory, local mirror')
-        first = self.converge_all()
-
-        self.step('kubectl exec ping between pods; tcpdump in the receiver pod and on %s'
-                  % MIRROR_TAP)
+    def capture(self):
         remote_name = 'web0-both' if self.current_ovn else 'web0-egress'
+        self.step('Ping between pods; capture in the receiver pod (%s) and on %s\'s ports'
+                  % (RECEIVER_NODE, WEB_NODE))
+        web = self.cluster.node(WEB_NODE)
         for name, src, dst in ((remote_name, True, self.current_ovn),
-                               ('db-ingress', False, True), ('web1-egress', True, False)):
-            self.lab.wait_tunnel(name)
-            self.lab.wait_mirror_realised(name, src, dst)
+                               ('web1-egress', True, False)):
+            self.wait_realised(WEB_NODE, name, src, dst)
+        self.wait_realised(RECEIVER_NODE, 'db-ingress', False, True)
         # No prepare_tap(): ovs_local_mirror and ovs_mirror_port bring up the ports they create.
-        self.lab.wait_mirror_realised('web0-local', True, True)
-        points = [(None, MIRROR_TAP, 'icmp')]
+        self.wait_realised(WEB_NODE, 'web0-local', True, True, tunnel=False)
+        points = [MIRROR_TAP]
         if self.current_ovn:
-            self.lab.wait_mirror_realised('web0-ovn-local', True, True)
-            points.append((None, OVN_LOCAL_PORT, 'icmp'))
+            self.wait_realised(WEB_NODE, 'web0-ovn-local', True, True, tunnel=False)
+            points.append(OVN_LOCAL_PORT)
         flows = [('web-0', 'web-1'), ('web-0', 'db-0'), ('web-1', 'db-0')]
         for source, target in flows:            # warm up tunnel neighbours and flows
             self.ping(source, target, count=1)
@@ -186,12 +210,13 @@ class Demo:
 
         def traffic():
             for source, target in flows:
-                self.say('$ kubectl exec %s -- ping -c %d %s   (%s)'
-                         % (source, count, PODS[target][2], target))
+                self.say('$ kubectl exec %s -- ping -c %d %s   (%s on %s -> %s on %s)'
+                         % (source, count, PODS[target][2], source, POD_NODES[source], target,
+                            POD_NODES[target]))
                 self.ping(source, target, count=count)
         # The collection's capture (playbooks/capture.yml: tcpdump in the receiver pod through
-        # the API, the pcap fetched and reported per mirror) while the host captures the local
-        # mirror ports and the pods ping.
+        # the API, the pcap fetched and reported per mirror) while node-b's local mirror ports
+        # are captured and the pods ping.
         self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_duration=12 ...')
         outcome = {}
         capture = threading.Thread(target=lambda: outcome.update(run=run_collection_playbook(
@@ -200,39 +225,72 @@ class Demo:
                 'mirror_capture_dest': os.path.join(self.workdir, 'captures'),
                 'mirror_capture_expect_packets': [remote_name, 'db-ingress', 'web1-egress']})))
         capture.start()
+        captured = {}
         try:
-            wait_until(lambda: self.node.kubectl('exec', 'mirror-receiver', '--', 'pgrep', '-x',
-                                                 'tcpdump', check=False), 60,
+            wait_until(lambda: self.cluster.exec('mirror-receiver', 'pgrep', '-x', 'tcpdump',
+                                                 check=False), 60,
                        'tcpdump running in the receiver pod', interval=0.3)
-            captured = self.lab.captures(points, traffic, seconds=8, count=500)
+            for port in points[1:]:
+                threading.Thread(target=lambda port=port: captured.update({port: web.capture(
+                    port, lambda: time.sleep(7), seconds=8, count=500)[0]})).start()
+            captured[points[0]] = web.capture(points[0], traffic, seconds=8, count=500)[0]
+            wait_until(lambda: len(captured) == len(points), 15, 'the local captures')
         finally:
             capture.join(300)
         run = outcome['run']
         if run.failures:
             raise SystemExit('playbooks/capture.yml failed: %s' % (run.failures,))
-        self.summary(run.result('Report the capture per mirror'), captured[0][0],
-                     captured[1][0] if self.current_ovn else None)
+        self.summary(run.result('Report the capture per mirror'), captured[MIRROR_TAP],
+                     captured.get(OVN_LOCAL_PORT))
 
-        self.step('Second converge of the same playbooks and inventory')
-        second = self.converge_all()
-        for (name, totals), (dummy, again) in zip(first, second):
-            self.say('%-32s first run changed=%-3d second run changed=%d'
-                     % (name, totals['changed'], again['changed']))
-        if any(totals['changed'] for dummy, totals in second):
-            raise SystemExit('the second converge changed something')
+    def cni_mirror(self):
+        self.step('cni_mirror on, rolled out by the DaemonSet controller; mirror0 on %s, off'
+                  % WEB_NODE)
+        before = self.cni_pods()
+        self.playbook('playbooks/local_mirror.yml', extra_vars={
+            'local_mirror_cni': {'enable': True, 'wait': True}})
+        after = self.cni_pods()
+        self.say('kube-ovn-cni pods replaced: %s -> %s' % (
+            ', '.join(sorted(before)), ', '.join(sorted(after))))
+        lines, dummy = self.cluster.node(WEB_NODE).capture('mirror0', lambda: (
+            self.ping('web-0', 'web-1', count=3)), seconds=5)
+        self.local_summary(lines, '$ ip netns exec kml-%s tcpdump -i mirror0 icmp   (every pod '
+                           'of %s, both directions)' % (WEB_NODE, WEB_NODE))
+        self.playbook('playbooks/local_mirror.yml', extra_vars={
+            'local_mirror_cni': {'enable': False, 'wait': True}})
+        self.say('kube-ovn-cni back to --enable-mirror=false; the role repaired the OVN '
+                 'mirrors its restart broke (mirror_repair)')
 
-        self.step('Follow the cluster: the rulebook kubeovn.mirror.follow_mirrors while pods '
-                  'come and go')
-        self.follow(core)
+    def cni_pods(self):
+        return [pod.metadata.name for pod in self.cluster.core.list_namespaced_pod(
+            'kube-system', label_selector='app=kube-ovn-cni').items
+            if pod.metadata.deletion_timestamp is None]
 
+    def teardown(self):
         self.step('Teardown playbook, then the GitOps inventory with nothing declared')
-        self.playbook('playbooks/teardown.yml', var_files=[self.remote_vars, self.local_vars])
+        self.playbook('playbooks/teardown.yml', inventory=self.nodes_inventory,
+                      var_files=[self.remote_vars, self.local_vars])
         self.playbook('playbooks/mirrors.yml', inventory=INVENTORY,
                       extra_vars={'kubeovn_mirrors': []})
-        left = self.lab.nbctl('--bare', '--columns=name', 'list', 'Mirror')
+        left = self.cluster.nbctl('--bare', '--columns=name', 'list', 'Mirror')
         self.say('NB mirrors left: %s' % (left.split() or 'none'))
         self.say('pods left in default: %s' % (
-            [p.metadata.name for p in core.list_namespaced_pod('default').items] or 'none'))
+            [p.metadata.name for p in self.cluster.core.list_namespaced_pod('default').items]
+            or 'none'))
+
+    def wait_realised(self, node, name, src, dst, tunnel=True):
+        """Until ovn-controller (or the module) made the OVS mirror `name` on `node` select
+        (or not) source and destination ports, with its tunnel port for a remote mirror."""
+        vsctl = self.cluster.node(node).vsctl
+
+        def realised():
+            if tunnel and 'ovn-' + name not in vsctl('list-ports', 'br-int').split():
+                return False
+            return [bool(vsctl('--bare', '--columns=' + column, 'find', 'Mirror',
+                               'name=' + name)) for column in
+                    ('select_src_port', 'select_dst_port')] == [src, dst]
+        wait_until(realised, 30, 'mirror %s realised on %s' % (name, node), interval=0.2)
+        self.cluster.node(node).appctl('ovs-vswitchd', 'revalidator/purge')
 
     def follow(self, core):
         """Event-Driven Ansible keeps the inventory's mirrors true: a new pod gets its port
@@ -241,7 +299,7 @@ class Demo:
             declared = yaml.safe_load(handle)['kubeovn_mirrors']
         variables = {'follow_mirrors_selectors': [selector for mirror in declared
                                                   for selector in mirror['selectors']],
-                     'follow_mirrors_kubeconfig': self.plane.kubeconfig,
+                     'follow_mirrors_kubeconfig': self.cluster.kubeconfig,
                      'follow_mirrors_repair': False}
         workdir = os.path.join(self.workdir, 'follow')
         os.makedirs(workdir, exist_ok=True)
@@ -262,7 +320,7 @@ class Demo:
             self.say('$ kubectl run db-1 -l app=db ...   -> port db-1.default attached to '
                      'db-ingress %.1f s after it appeared in the NB, no manual run'
                      % self.attached_after('db-1.default', 'db-ingress'))
-            self.node.wait_running('db-1')
+            self.cluster.wait_running('db-1')
             core.delete_namespaced_pod('db-1', 'default', grace_period_seconds=1)
             started = time.monotonic()
             uuid = self.mirror_uuid('db-ingress')
@@ -280,15 +338,15 @@ class Demo:
 
     def lsp_row(self, name):
         """(uuid, mirror uuids) of an LSP, as ovn-nbctl reads it, or None."""
-        return lsp_mirrors(self.lab.nbctl, name)
+        return lsp_mirrors(self.cluster.nbctl, name)
 
     def mirror_uuid(self, name):
-        return self.lab.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + name)
+        return self.cluster.nbctl('--bare', '--columns=_uuid', 'find', 'Mirror', 'name=' + name)
 
     def mirrored(self, mirror):
         """The LSPs a mirror is attached to, as ovn-nbctl reads them."""
-        names = self.lab.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch_Port',
-                               'mirror_rules{>=}' + self.mirror_uuid(mirror)).split()
+        names = self.cluster.nbctl('--bare', '--columns=name', 'find', 'Logical_Switch_Port',
+                                   'mirror_rules{>=}' + self.mirror_uuid(mirror)).split()
         return sorted(names)
 
     def attached_after(self, lsp, mirror):
@@ -303,14 +361,13 @@ class Demo:
 
     def cluster_env(self):
         """What the playbooks need in the environment to reach the cluster and the NB."""
-        return {'K8S_AUTH_KUBECONFIG': self.plane.kubeconfig, 'OVN_NB_DB': self.lab.nb,
-                # kubectl for the receiver's link step (kubectl connection)
-                'PATH': self.node.bindir + os.pathsep + os.environ['PATH']}
+        return {'K8S_AUTH_KUBECONFIG': self.cluster.kubeconfig, 'OVN_NB_DB': self.cluster.nb,
+                # kubectl for the kubectl connection (receiver's link step, ovs-ovn pods)
+                'PATH': self.cluster.bindir + os.pathsep + os.environ['PATH']}
 
     def ping(self, source, target, count):
         """A bounded ping from one lab pod to another, through kubectl exec."""
-        return self.node.kubectl('exec', source, '--', 'ping', '-c', str(count), '-i', '0.2',
-                                 '-W', '1', PODS[target][2], check=False)
+        return self.cluster.ping(source, PODS[target][2], count=count)
 
     def summary(self, report, local_lines, ovn_local_lines=None):
         """Per mirror, what the collection's capture in the receiver pod reported."""
@@ -327,11 +384,22 @@ class Demo:
                 print('               %3d x %s %s -> %s' % (
                     talk['packets'], talk['protocol'], POD_BY_IP.get(talk['src'], talk['src']),
                     POD_BY_IP.get(talk['dst'], talk['dst'])))
-        self.local_summary(local_lines, 'What OVS copied to %s (OVS mirror web0-local, both '
-                           'directions):' % MIRROR_TAP)
+        senders = collections.Counter(
+            '.'.join(str(byte) for byte in frame[26:30]) for frame in read_pcap(report['path'])
+            if len(frame) > 34 and frame[12:14] == b'\x08\x00' and frame[23] == 47)
+        nodes = dict((node.underlay_ip, node.name) for node in self.cluster.nodes)
+        print()
+        self.say('Who sent those copies (outer source address):')
+        for address, number in sorted(senders.items()):
+            print('           %3d from %s (%s)%s' % (
+                number, nodes.get(address, '?'), address,
+                ', across the underlay to %s' % RECEIVER_NODE
+                if nodes.get(address) != RECEIVER_NODE else ''))
+        self.local_summary(local_lines, 'What OVS copied to %s on %s (OVS mirror web0-local, '
+                           'both directions):' % (MIRROR_TAP, WEB_NODE))
         if ovn_local_lines is not None:
-            self.local_summary(ovn_local_lines, 'What OVN copied to %s (OVN local mirror '
-                               'web0-ovn-local, filter both):' % OVN_LOCAL_PORT)
+            self.local_summary(ovn_local_lines, 'What OVN copied to %s on %s (OVN local mirror '
+                               'web0-ovn-local, filter both):' % (OVN_LOCAL_PORT, WEB_NODE))
 
     def local_summary(self, lines, title):
         counts = collections.Counter()
@@ -349,15 +417,11 @@ class Demo:
 
     def stop(self):
         self.step('Stop everything')
-        if self.node is not None:
-            self.node.stop()
         if self.standin is not None:
             self.standin.stop()
-        if self.lab is not None:
-            self.lab.down()
-        if self.plane is not None:
-            self.plane.stop()
-        self.say('daemons stopped, lab namespaces and links removed')
+        if self.cluster is not None:
+            self.cluster.stop()
+        self.say('daemons stopped, namespaces, links and mounts removed')
 
 
 def main(argv=None):

@@ -41,7 +41,7 @@ def kube_binaries():
     bindir = out.strip().splitlines()[-1]
     return dict((name, os.path.join(bindir, '%s-%s' % (name, KUBE_VERSION)))
                 for name in ('kube-apiserver', 'kube-controller-manager', 'kube-scheduler',
-                                 'kubelet', 'kubectl'))
+                             'kubelet', 'kubectl'))
 
 
 def write_kubeconfig(path, server, token, name='test'):

@@ -169,5 +169,6 @@ def main(argv=None):
         for uid in set(known) - set(pods):
             del known[uid]
 
+
 if __name__ == '__main__':
     sys.exit(main())

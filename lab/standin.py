@@ -289,10 +289,11 @@ LAB_POD_LABELS = {
 }
 
 
-def create_lab_pods(core, namespace='default', image=None):
+def create_lab_pods(core, namespace='default', image=None, nodes=None):
     """Pod objects for the lab's network-namespace pods (kept when they already exist). With
     an `image`, real pods for a real node: that image, asking Kube-OVN for the lab pod's
-    address and MAC (annotations ovn.kubernetes.io/ip_address and mac_address)."""
+    address and MAC (annotations ovn.kubernetes.io/ip_address and mac_address); `nodes`:
+    {pod: node} to run them on."""
     from kubernetes.client.exceptions import ApiException
     for name, labels in LAB_POD_LABELS.items():
         dummy_lsp, mac, ip = PODS[name]
@@ -303,11 +304,12 @@ def create_lab_pods(core, namespace='default', image=None):
                                        DEFAULT_PREFIX + 'mac_address': mac}
             container = dict(name='app', image=image, imagePullPolicy='Never',
                              command=['sleep', 'infinity'])
+        spec = {'automountServiceAccountToken': False, 'terminationGracePeriodSeconds': 1,
+                'containers': [container]}
+        if (nodes or {}).get(name):
+            spec['nodeName'] = nodes[name]
         try:
-            core.create_namespaced_pod(namespace, {
-                'metadata': metadata,
-                'spec': {'automountServiceAccountToken': False,
-                         'terminationGracePeriodSeconds': 1, 'containers': [container]}})
+            core.create_namespaced_pod(namespace, {'metadata': metadata, 'spec': spec})
         except ApiException as exc:
             if exc.status != 409:
                 raise

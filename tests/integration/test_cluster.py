@@ -103,7 +103,7 @@ def test_nodes_ready_by_the_controllers_and_a_deployment_pings_across_nodes(clus
     by_node = dict((node.name, [pod for pod in pods if pod.spec.node_name == node.name])
                    for node in cluster.nodes)
     assert by_node[NODE_A] and by_node[NODE_B], [(p.metadata.name, p.spec.node_name)
-                                                  for p in pods]
+                                                 for p in pods]
     for pod in pods:
         assert chassis_of(cluster, '%s.default' % pod.metadata.name) == pod.spec.node_name
     out = cluster.ping(by_node[NODE_A][0].metadata.name, by_node[NODE_B][0].status.pod_ip)
