@@ -11,17 +11,8 @@ On the host:
 - etcd, kube-apiserver, kube-scheduler, kube-controller-manager (lab/kube.py);
 - OVN central: NB, SB, ovn-northd, of the chosen OVN version.
 
-Each node NAME (`node-a`, `node-b`, ...; index i from 0) has:
-- network namespace `kml-NAME`: `eth0` on kmlnodes at 198.51.100.(11+i) (the node IP), `eth1` on
-  kmlunder as the port of the node's netdev bridge `br-phy`, which holds 172.31.0.(2+i)/24:
-  the node's Geneve encap IP and its route to the underlay (OVS learns routes from the
-  namespace's kernel, as on a real node);
-- a mount namespace of its own, where `/run/openvswitch` is the node's OVS run directory, as
-  on a real node: kube-ovn-cni's and ovs-ovn's hostPath volumes reach this node's OVS, and
-  its host-network pods share this node's network namespace;
-- ovsdb-server, ovs-vswitchd (userspace datapath), ovn-controller (system-id NAME), containerd
-  and a kubelet (own root, state, sockets and cgroup root), each started in the node's
-  namespaces with nsenter and stopped by pid.
+Each node (`node-a`, `node-b`, ...) has its own network and mount namespaces, OVS,
+ovn-controller, containerd and kubelet (lab/node.py).
 
 Kube-OVN's controller is played by lab/standin.py (addresses, LSPs); kube-ovn-cni's mirror
 code runs as the DaemonSet `kube-system/kube-ovn-cni` (lab/kube_ovn_cni.py, upstream's
@@ -41,280 +32,20 @@ import time
 import yaml
 
 from lab import images
-from lab.daemons import (DaemonError, command_lines, spawn, stop_processes, wait_for_daemon,
-                         wait_until)
-from lab.kube import ControlPlane, kube_binaries, write_kubeconfig
-from lab.node import (capture_in_pod, node_pki, write_cni, write_containerd_config,
-                      write_kubelet_config)
-from lab.ovn import POD_SWITCH, captures, run
+from lab.daemons import DaemonError, command_lines, spawn, stop_processes, wait_for_daemon, \
+    wait_until
+from lab.kube import ControlPlane, kube_binaries
+from lab.node import (MARKER, NODE_BRIDGE, NODE_NETWORK_PREFIX, UNDERLAY_BRIDGE,
+                      UNDERLAY_PREFIX, Node, capture_in_pod, node_names, node_pki,
+                      node_user, cgroup_hierarchies, remove_cgroup_root)
+from lab.ovn import POD_SWITCH, run
 from lab.ovn_versions import CURRENT_VERSION, ovn
 
-MARKER = 'kubeovn-lab-cluster'      # every cluster work directory and socket directory
-NODE_BRIDGE, UNDERLAY_BRIDGE = 'kmlnodes', 'kmlunder'
 NODE_NETWORK = '198.51.100.0/24'
 HOST_IP = '198.51.100.1'            # the host on the node network: kube-apiserver
-NODE_NETWORK_PREFIX = 24
 UNDERLAY = '172.31.0.0/24'
-UNDERLAY_PREFIX = '172.31.0.'
 SINK_IP = UNDERLAY_PREFIX + '21'    # the receiver pod's attachment (the mirrors' sink)
-KUBELET_PORT = 10250
-NODE_DAEMONS = ('ovsdb-server', 'ovs-vswitchd', 'ovn-controller', 'containerd', 'kubelet',
-                'containerd-shim-runc-v2')
-CENTRAL_DAEMONS = ('nb', 'sb', 'ovn-northd')
 KUBE_OVN_LAB = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kube')
-
-
-def node_names(count):
-    return ['node-%s' % chr(ord('a') + index) for index in range(count)]
-
-
-def node_user(name, index):
-    """The node's token user (the Node authorizer's system:node:NAME)."""
-    return ('%s-token' % name, 'system:node:' + name, str(20 + index), 'system:nodes')
-
-
-class ClusterNode:
-    """One node: its namespaces, OVS + ovn-controller, containerd + kubelet."""
-
-    def __init__(self, cluster, name, index):
-        self.cluster, self.name, self.index = cluster, name, index
-        self.dir = os.path.join(cluster.dir, name)
-        self.netns = 'kml-' + name
-        self.ip = '198.51.100.%d' % (11 + index)
-        self.underlay_ip = UNDERLAY_PREFIX + str(2 + index)
-        # Unix socket paths are limited to 108 bytes: containerd's sockets, the kubelet's
-        # root (its plugin sockets) and the mount namespace's file go to a short directory.
-        self.sockdir = os.path.join(cluster.sockdir, name)
-        self.mount_ns = os.path.join(self.sockdir, 'mnt')
-        self.socket = os.path.join(self.sockdir, 'containerd.sock')
-        self.cgroup_root = '/%s-%s' % (MARKER, hashlib.sha256(
-            self.dir.encode()).hexdigest()[:8] + '-' + name)
-        self.procs = {}
-        self.env = dict(os.environ, OVS_RUNDIR=self.ovs_dir, OVS_LOGDIR=self.ovs_dir,
-                        OVS_DBDIR=self.ovs_dir, OVN_RUNDIR=self.ovs_dir,
-                        OVN_LOGDIR=self.ovs_dir, OVN_DBDIR=self.ovs_dir)
-
-    @property
-    def ovs_dir(self):
-        """The node's OVS run directory: its /run/openvswitch."""
-        return os.path.join(self.dir, 'ovs')
-
-    def path(self, *names):
-        return os.path.join(self.dir, *names)
-
-    @property
-    def ovs_db(self):
-        return 'unix:' + os.path.join(self.ovs_dir, 'db.sock')
-
-    def inside(self, cmd):
-        """`cmd` run in the node's network and mount namespaces (nsenter execs it: the pid
-        is the daemon's)."""
-        return ['nsenter', '--net=/run/netns/' + self.netns, '--mount=' + self.mount_ns,
-                '--'] + list(cmd)
-
-    def tool(self, name, *args, check=True, timeout=30):
-        """One of the cluster's OVN/OVS tools, in this node's namespaces."""
-        return run(*self.inside(self.cluster.ovn.cmd(name) + list(args)), check=check,
-                   env=self.env, timeout=timeout)
-
-    def vsctl(self, *args):
-        return self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=20', *args)
-
-    def appctl(self, target, *args, check=True):
-        """ovs-appctl to this node's `target` daemon (ovs-vswitchd, ovn-controller)."""
-        with open(os.path.join(self.ovs_dir, target + '.pid')) as handle:
-            pid = handle.read().strip()
-        return self.tool('ovs-appctl', '-t', os.path.join(self.ovs_dir, '%s.%s.ctl' % (
-            target, pid)), *args, check=check)
-
-    def capture(self, interface, action, bpf='icmp', seconds=4, count=50):
-        """tcpdump on one of the node's links (e.g. mirror0) while `action()` runs, bounded by
-        `seconds` and `count`: (lines, pcap)."""
-        return captures([(['ip', 'netns', 'exec', self.netns], interface, bpf)], action,
-                        self.dir, seconds, count)[0]
-
-    @property
-    def python(self):
-        """An interpreter that runs in the node's namespaces: for Ansible, the node as an
-        inventory host (`ansible_connection: local`, `ansible_python_interpreter: this`),
-        where /run/openvswitch/db.sock is the node's, as on a node reached over SSH."""
-        path = os.path.join(self.cluster.bindir, 'python-' + self.name)
-        if not os.path.exists(path):
-            with open(path, 'w') as handle:
-                handle.write('#!/bin/sh\nexec %s "$@"\n' % ' '.join(self.inside([sys.executable])))
-            os.chmod(path, 0o755)
-        return path
-
-    def netns_run(self, *cmd, check=True, timeout=30):
-        """A command in the node's network namespace (its host network)."""
-        return run('ip', 'netns', 'exec', self.netns, *cmd, check=check, timeout=timeout)
-
-    # ---- start ------------------------------------------------------------------------
-    def start_network(self):
-        """The node's namespaces and links on the node network and the underlay."""
-        os.makedirs(self.ovs_dir, exist_ok=True)
-        os.makedirs(self.sockdir, exist_ok=True)
-        run('ip', 'netns', 'add', self.netns)
-        for end, bridge, inner in (('m', NODE_BRIDGE, 'eth0'), ('u', UNDERLAY_BRIDGE, 'eth1')):
-            host_end = 'kml%s%s' % (self.name.replace('-', ''), end)
-            run('ip', 'link', 'add', host_end, 'type', 'veth', 'peer', 'name', inner,
-                'netns', self.netns)
-            run('ip', 'link', 'set', host_end, 'master', bridge, 'up')
-            run('ip', '-n', self.netns, 'link', 'set', inner, 'up')
-        run('ip', '-n', self.netns, 'link', 'set', 'lo', 'up')
-        run('ip', '-n', self.netns, 'addr', 'add', '%s/%d' % (self.ip, NODE_NETWORK_PREFIX),
-            'dev', 'eth0')
-        # The node's own mount namespace, kept by a bind mount of its file: there
-        # /run/openvswitch is this node's OVS run directory, and the kubelet's fixed log
-        # directories are the node's own (a kubelet removes the pod logs it does not know).
-        open(self.mount_ns, 'w').close()
-        run('unshare', '--mount=' + self.mount_ns, '--propagation', 'slave', 'true')
-        for source, target in ((self.ovs_dir, '/run/openvswitch'),
-                               (self.path('log', 'pods'), '/var/log/pods'),
-                               (self.path('log', 'containers'), '/var/log/containers')):
-            os.makedirs(source, exist_ok=True)
-            os.makedirs(target, exist_ok=True)
-            run('nsenter', '--mount=' + self.mount_ns, '--', 'mount', '--bind', source, target)
-        # shared, as a node's /run is: kube-ovn-cni mounts it with HostToContainer propagation
-        run('nsenter', '--mount=' + self.mount_ns, '--', 'mount', '--make-shared',
-            '/run/openvswitch')
-        # /sys of the node's network namespace (its /sys/class/net lists the node's links, as
-        # `ip netns exec` does), with the host's cgroup hierarchies kept under it
-        keep = os.path.join(self.sockdir, 'cgroup')
-        os.makedirs(keep, exist_ok=True)
-        run(*self.inside(['sh', '-ec', 'mount --rbind /sys/fs/cgroup {0}; mount -t sysfs sysfs '
-                          '/sys; mount --rbind {0} /sys/fs/cgroup; umount -l {0}'.format(keep)]))
-
-    def _daemon(self, name, cmd, ready, timeout=30):
-        self.procs[name] = spawn(self.inside(cmd), self.path(name + '.out'), env=self.env)
-        wait_for_daemon('%s on %s' % (name, self.name), self.procs[name], ready, timeout,
-                        [self.path(name + '.out'), os.path.join(self.ovs_dir, name + '.log')])
-
-    def start_ovs(self):
-        """ovsdb-server, ovs-vswitchd, br-phy on the underlay, br-int, ovn-controller."""
-        tools = self.cluster.ovn
-        db = os.path.join(self.ovs_dir, 'conf.db')
-        run(*tools.cmd('ovsdb-tool') + ['create', db, tools.vswitch_schema], env=self.env)
-        self._daemon('ovsdb-server', tools.cmd('ovsdb-server') + [
-            db, '--remote=punix:' + os.path.join(self.ovs_dir, 'db.sock'),
-            '--pidfile=' + os.path.join(self.ovs_dir, 'ovsdb-server.pid'),
-            '--log-file=' + os.path.join(self.ovs_dir, 'ovsdb-server.log')],
-            lambda: os.path.exists(os.path.join(self.ovs_dir, 'db.sock')))
-        self.vsctl('--no-wait', 'init')
-        self._daemon('ovs-vswitchd', tools.cmd('ovs-vswitchd') + [
-            self.ovs_db, '--pidfile=' + os.path.join(self.ovs_dir, 'ovs-vswitchd.pid'),
-            '--log-file=' + os.path.join(self.ovs_dir, 'ovs-vswitchd.log')],
-            lambda: os.path.exists(os.path.join(self.ovs_dir, 'ovs-vswitchd.pid')))
-        self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev',
-                   '--', 'add-port', 'br-phy', 'eth1')
-        run('ip', '-n', self.netns, 'addr', 'add', self.underlay_ip + '/24', 'dev', 'br-phy')
-        run('ip', '-n', self.netns, 'link', 'set', 'br-phy', 'up')
-        self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
-                   'fail-mode=secure')
-        self.vsctl('set', 'Open_vSwitch', '.', 'other_config:stats-update-interval=1000',
-                   'external_ids:system-id=' + self.name,
-                   'external_ids:hostname=' + self.name,
-                   'external_ids:ovn-remote=' + self.cluster.sb,
-                   'external_ids:ovn-encap-type=geneve',
-                   'external_ids:ovn-encap-ip=' + self.underlay_ip,
-                   'external_ids:ovn-bridge-datapath-type=netdev')
-        self._daemon('ovn-controller', tools.cmd('ovn-controller') + [
-            self.ovs_db, '--pidfile=' + os.path.join(self.ovs_dir, 'ovn-controller.pid'),
-            '--log-file=' + os.path.join(self.ovs_dir, 'ovn-controller.log')],
-            lambda: os.path.exists(os.path.join(self.ovs_dir, 'ovn-controller.pid')))
-
-    def start_kubelet(self, archives):
-        """containerd (the lab's images imported) and the kubelet, registering node NAME."""
-        cluster = self.cluster
-        write_cni(self.path('cni'), {
-            'kubeconfig': cluster.plane.kubeconfig, 'ovs_db': self.ovs_db,
-            'ovs_vsctl': cluster.ovn.cmd('ovs-vsctl'), 'log_file': self.path('cni.log')})
-        config = write_containerd_config(self.path('containerd.toml'), self.path('containerd'),
-                                         self.socket, self.path('cni'))
-        self.procs['containerd'] = spawn(self.inside(['containerd', '--config', config]),
-                                         self.path('containerd.log'))
-        wait_until(lambda: self.alive('containerd') and os.path.exists(self.socket), 30,
-                   'containerd socket on ' + self.name, interval=0.1)
-        for archive in archives:
-            run('ctr', '--address', self.socket, '-n', 'k8s.io', 'images', 'import', archive,
-                timeout=300)
-        self._cgroups('create')
-        kubeconfig = write_kubeconfig(self.path('kubelet.kubeconfig'), cluster.plane.server,
-                                      node_user(self.name, self.index)[0])
-        config = write_kubelet_config(self.path('kubelet-config.yaml'), self.ip, KUBELET_PORT,
-                                      cluster.pki.ca_cert, cgroupRoot=self.cgroup_root)
-        self.procs['kubelet'] = spawn(self.inside([
-            cluster.binaries['kubelet'], '--config=' + config, '--kubeconfig=' + kubeconfig,
-            '--root-dir=' + os.path.join(self.sockdir, 'kubelet'),
-            '--cert-dir=' + self.path('kubelet-pki'),
-            '--container-runtime=remote', '--container-runtime-endpoint=unix://' + self.socket,
-            '--hostname-override=' + self.name, '--node-ip=' + self.ip,
-            '--volume-plugin-dir=' + self.path('volume-plugins'),
-            '--pod-infra-container-image=' + images.PAUSE_IMAGE, '--v=1']),
-            self.path('kubelet.log'))
-
-    def _cgroups(self, action):
-        """The node's cgroup root in every cgroup v1 hierarchy the kubelet uses: made before
-        it starts; at the end, what is left in it killed and the directories removed."""
-        base = '/sys/fs/cgroup'
-        for controller in sorted(os.listdir(base)) if os.path.isdir(base) else ():
-            root = os.path.join(base, controller) + self.cgroup_root
-            if not os.path.isdir(os.path.join(base, controller)) or \
-                    os.path.islink(os.path.join(base, controller)):
-                continue
-            if action == 'create':
-                os.makedirs(root, exist_ok=True)
-                continue
-            for directory, dummy, dummy_files in os.walk(root, topdown=False):
-                try:
-                    with open(os.path.join(directory, 'cgroup.procs')) as handle:
-                        pids = [int(pid) for pid in handle.read().split()]
-                except OSError:
-                    pids = []
-                for pid in pids:
-                    try:
-                        os.kill(pid, 9)
-                    except OSError:
-                        pass
-                for dummy in range(50):
-                    try:
-                        os.rmdir(directory)
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-
-    def alive(self, name):
-        proc = self.procs[name]
-        if proc.poll() is not None:
-            raise DaemonError('%s on %s' % (name, self.name),
-                              'exited with status %s' % proc.returncode,
-                              [self.path(name + '.log'), self.path(name + '.out')])
-        return True
-
-    # ---- stop -------------------------------------------------------------------------
-    def stop(self):
-        """The daemons by pid (kubelet and containerd first, OVS last, so the pods' ports
-        are still there for CNI DEL), what the node's cgroup root still holds, its links,
-        namespaces and directories."""
-        for group in (('kubelet',), ('containerd',), ('ovn-controller',),
-                      ('ovs-vswitchd', 'ovsdb-server')):
-            if 'ovs-vswitchd' in group and os.path.exists(self.path('ovs', 'db.sock')):
-                for bridge in ('br-int', 'br-phy'):   # its taps go with vswitchd running
-                    self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=5', '--if-exists',
-                              'del-br', bridge, check=False)
-            stop_processes([self.procs.pop(name) for name in group if name in self.procs])
-        self._cgroups('remove')
-        self.keep_logs()
-
-    def keep_logs(self):
-        """The node's logs, beside the cluster's directory (removed next)."""
-        kept = os.path.join(os.path.dirname(self.cluster.dir), MARKER + '-logs', self.name)
-        os.makedirs(kept, exist_ok=True)
-        for path in (self.path('kubelet.log'), self.path('containerd.log'),
-                     self.path('cni.log'), os.path.join(self.ovs_dir, 'ovs-vswitchd.log'),
-                     os.path.join(self.ovs_dir, 'ovn-controller.log')):
-            if os.path.exists(path):
-                shutil.copy(path, kept)
 
 
 class Cluster:
@@ -326,7 +57,7 @@ class Cluster:
         self.sockdir = os.path.join('/run', MARKER,
                                     hashlib.sha256(self.dir.encode()).hexdigest()[:8])
         self.ovn = ovn(version)
-        self.nodes = [ClusterNode(self, name, index)
+        self.nodes = [Node(self, name, index)
                       for index, name in enumerate(node_names(nodes))]
         self.users = list(users)
         self.central = {}
@@ -602,15 +333,10 @@ class Cluster:
                 pass
         wait_until(lambda: not any(running(pid) for pid in pids), 10,
                    'cluster processes gone', interval=0.1)
-        base = '/sys/fs/cgroup'
-        for controller in (os.listdir(base) if os.path.isdir(base) else ()):
-            path = os.path.join(base, controller)
-            for entry in (os.listdir(path) if os.path.isdir(path) and
-                          not os.path.islink(path) else ()):
+        for hierarchy in cgroup_hierarchies():
+            for entry in os.listdir(hierarchy):
                 if entry.startswith(MARKER):
-                    leftover = ClusterNode.__new__(ClusterNode)
-                    leftover.cgroup_root = '/' + entry
-                    ClusterNode._cgroups(leftover, 'remove')
+                    remove_cgroup_root('/' + entry)
         with open('/proc/self/mounts') as handle:
             mounts = [line.split()[1] for line in handle]
         for mount in sorted((m for m in mounts if '/%s/' % MARKER in m or

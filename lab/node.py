@@ -1,19 +1,24 @@
-"""A real Kubernetes node for the test cluster: containerd + kubelet (and kube-scheduler), with
-the lab's CNI plugin (lab/cni.py) wiring pods onto the OVN lab's br-int.
+"""A node of the test cluster (lab/cluster.py), and the configuration its daemons read.
 
-Everything lives in one work directory (`.../kubeovn-lab-node`): containerd's config, root
-and state, the kubelet's certificates, the CNI configuration; containerd's sockets and the
-kubelet's root directory (which holds sockets too) are in a short directory under
-/run/kubeovn-lab-node/, as unix socket paths are limited to 108 bytes. The machine's own
-containerd or kubelet, if any, is not touched. Every daemon is started and stopped by its pid;
-stopping first deletes the node's pods and waits for the kubelet to stop their sandboxes (CNI
-DEL), then kills what a crashed run may have left (processes whose command line names a node
-directory) and unmounts what is left under those directories.
+A node NAME (index i) has:
+- network namespace `kml-NAME`: `eth0` on the host's node network at 198.51.100.(11+i) (the
+  node IP), `eth1` on the underlay as the port of the node's netdev bridge `br-phy`, which
+  holds 172.31.0.(2+i)/24: the node's Geneve encap IP and its route to the underlay (OVS learns
+  routes from the namespace's kernel, as on a real node);
+- a mount namespace of its own, kept by a bind mount of its file: `/run/openvswitch` there is
+  the node's OVS run directory, as on a real node (kube-ovn-cni's and ovs-ovn's hostPath
+  volumes reach this node's OVS, its host-network pods share this node's network namespace);
+  the kubelet's fixed log directories are the node's own; `/sys` is that of the node's network
+  namespace, with the host's cgroup hierarchies under it;
+- ovsdb-server, ovs-vswitchd (userspace datapath), ovn-controller (system-id NAME), containerd
+  and a kubelet (own root, state, sockets and cgroup root), each started in the node's
+  namespaces with nsenter and stopped by pid. containerd's sockets, the kubelet's root
+  directory (which holds sockets too) and the mount namespace's file are in a short directory
+  under /run, as unix socket paths are limited to 108 bytes.
 
-The node's address is on a link the node makes (`kmlnode0`, one end of a veth pair,
-192.0.2.66/32, a documentation address; the kubelet refuses a loopback node IP); the
-apiserver reaches the kubelet there for `kubectl exec` and logs, with a client certificate the
-kubelet trusts.
+The CNI plugin (lab/cni.py) wires the node's pods onto its own br-int; the apiserver reaches
+the kubelet at the node IP for `kubectl exec` and logs, with a client certificate the kubelet
+trusts (`node_pki`).
 """
 
 import hashlib
@@ -27,238 +32,281 @@ import time
 import yaml
 
 from lab import images
-from lab.daemons import (DaemonError, Pki, command_lines, reserve_ports, spawn, stop_processes,
+from lab.daemons import (DaemonError, Pki, spawn, stop_processes, wait_for_daemon,
                          wait_until)
-from lab.kube import kube_binaries, write_kubeconfig
-from lab.ovn import run
+from lab.kube import write_kubeconfig
+from lab.ovn import captures, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARKER = 'kubeovn-lab-node'          # every node work directory ends with this
-NODE_LINK, NODE_IP = 'kmlnode0', '192.0.2.66'
-NODE_NAME = 'lab-chassis'            # the OVN lab's chassis (system-id) is this node
-NODE_USER = ('node-token', 'system:node:' + NODE_NAME, '10', 'system:nodes')
-SCHEDULER_USER = ('scheduler-token', 'system:kube-scheduler', '11', '')
-DAEMONS = ('containerd', 'kubelet', 'kube-scheduler', 'containerd-shim-runc-v2')
+MARKER = 'kubeovn-lab-cluster'      # every cluster work directory and socket directory
+NODE_BRIDGE, UNDERLAY_BRIDGE = 'kmlnodes', 'kmlunder'
+NODE_NETWORK_PREFIX = 24
+UNDERLAY_PREFIX = '172.31.0.'
+KUBELET_PORT = 10250
 POD_MTU = 1400                       # Kube-OVN's default on a geneve overlay
 
 
-class Node:
-    """`plane`: a lab.kube.ControlPlane started with `node_pki(...)`'s arguments and
-    NODE_USER / SCHEDULER_USER among its users; `lab`: the started lab.ovn.Lab."""
+def node_names(count):
+    return ['node-%s' % chr(ord('a') + index) for index in range(count)]
 
-    def __init__(self, workdir, plane, lab, pki):
-        self.dir = os.path.join(os.path.abspath(str(workdir)), MARKER)
-        self.plane, self.lab, self.pki = plane, lab, pki
-        self.procs = {}
-        self._core = None
-        # Unix socket paths are limited to 108 bytes; a test's work directory can be longer:
-        # containerd's sockets and the kubelet's root directory are in a short one.
-        self.sockdir = os.path.join('/run', MARKER,
-                                    hashlib.sha256(self.dir.encode()).hexdigest()[:8])
+
+def node_user(name, index):
+    """The node's token user (the Node authorizer's system:node:NAME)."""
+    return ('%s-token' % name, 'system:node:' + name, str(20 + index), 'system:nodes')
+
+
+class Node:
+    """One node: its namespaces, OVS + ovn-controller, containerd + kubelet."""
+
+    def __init__(self, cluster, name, index):
+        self.cluster, self.name, self.index = cluster, name, index
+        self.dir = os.path.join(cluster.dir, name)
+        self.netns = 'kml-' + name
+        self.ip = '198.51.100.%d' % (11 + index)
+        self.underlay_ip = UNDERLAY_PREFIX + str(2 + index)
+        # Unix socket paths are limited to 108 bytes: containerd's sockets, the kubelet's
+        # root (its plugin sockets) and the mount namespace's file go to a short directory.
+        self.sockdir = os.path.join(cluster.sockdir, name)
+        self.mount_ns = os.path.join(self.sockdir, 'mnt')
         self.socket = os.path.join(self.sockdir, 'containerd.sock')
+        self.cgroup_root = '/%s-%s' % (MARKER, hashlib.sha256(
+            self.dir.encode()).hexdigest()[:8] + '-' + name)
+        self.procs = {}
+        self.env = dict(os.environ, OVS_RUNDIR=self.ovs_dir, OVS_LOGDIR=self.ovs_dir,
+                        OVS_DBDIR=self.ovs_dir, OVN_RUNDIR=self.ovs_dir,
+                        OVN_LOGDIR=self.ovs_dir, OVN_DBDIR=self.ovs_dir)
+
+    @property
+    def ovs_dir(self):
+        """The node's OVS run directory: its /run/openvswitch."""
+        return os.path.join(self.dir, 'ovs')
 
     def path(self, *names):
         return os.path.join(self.dir, *names)
 
     @property
-    def bindir(self):
-        """Holds `kubectl` (v1.20.2, built with the apiserver): put it first on PATH."""
-        return self.path('bin')
+    def ovs_db(self):
+        return 'unix:' + os.path.join(self.ovs_dir, 'db.sock')
 
-    # ---- start --------------------------------------------------------------------------
-    def start(self):
-        started = time.monotonic()
-        self.stop_leftovers()
-        os.makedirs(self.dir, exist_ok=True)
-        os.makedirs(self.sockdir, exist_ok=True)
-        try:
-            archives = images.build_all()
-            bins = kube_binaries()
-            # `kubectl` on PATH (kubernetes.core's kubectl connection runs it by that name)
-            os.makedirs(self.bindir)
-            os.symlink(bins['kubectl'], os.path.join(self.bindir, 'kubectl'))
-            self._address()
-            self._cni()
-            self._containerd()
-            for archive in archives.values():
-                run('ctr', '--address', self.socket, '-n', 'k8s.io', 'images', 'import',
-                    archive, timeout=300)
-            self._kubelet(bins['kubelet'])
-            self._scheduler(bins['kube-scheduler'])
-            wait_until(self.ready, 120, 'node %s Ready' % NODE_NAME, interval=0.5)
-            self._untaint()
-        except BaseException as exc:
-            if isinstance(exc, TimeoutError):
-                exc = DaemonError('test node', str(exc), [self.path(name + '.log') for name in
-                                                          ('containerd', 'kubelet')])
-            self.stop()
-            raise exc
-        self.start_seconds = time.monotonic() - started
-        return self
+    def inside(self, cmd):
+        """`cmd` run in the node's network and mount namespaces (nsenter execs it: the pid
+        is the daemon's)."""
+        return ['nsenter', '--net=/run/netns/' + self.netns, '--mount=' + self.mount_ns,
+                '--'] + list(cmd)
 
-    def _address(self):
-        run('ip', 'link', 'del', NODE_LINK, check=False)
-        # A veth pair, not a dummy link: this kernel may lack the dummy module.
-        run('ip', 'link', 'add', NODE_LINK, 'type', 'veth', 'peer', 'name', NODE_LINK + 'p')
-        run('ip', 'addr', 'add', NODE_IP + '/32', 'dev', NODE_LINK)
-        for link in (NODE_LINK, NODE_LINK + 'p'):
-            run('ip', 'link', 'set', link, 'up')
+    def tool(self, name, *args, check=True, timeout=30):
+        """One of the cluster's OVN/OVS tools, in this node's namespaces."""
+        return run(*self.inside(self.cluster.ovn.cmd(name) + list(args)), check=check,
+                   env=self.env, timeout=timeout)
 
-    def _cni(self):
-        write_cni(self.path('cni'), {
-            'kubeconfig': self.plane.kubeconfig, 'ovs_db': self.lab.ovs_db,
-            'ovs_vsctl': self.lab.ovn.cmd('ovs-vsctl'), 'log_file': self.path('cni.log')})
+    def vsctl(self, *args):
+        return self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=20', *args)
 
-    def _spawn(self, name, cmd):
-        self.procs[name] = spawn(cmd, self.path(name + '.log'))
+    def appctl(self, target, *args, check=True):
+        """ovs-appctl to this node's `target` daemon (ovs-vswitchd, ovn-controller)."""
+        with open(os.path.join(self.ovs_dir, target + '.pid')) as handle:
+            pid = handle.read().strip()
+        return self.tool('ovs-appctl', '-t', os.path.join(self.ovs_dir, '%s.%s.ctl' % (
+            target, pid)), *args, check=check)
 
-    def _containerd(self):
-        config = write_containerd_config(self.path('containerd.toml'), self.path('containerd'),
-                                         self.socket, self.path('cni'))
-        self._spawn('containerd', ['containerd', '--config', config])
-        wait_until(lambda: self._alive('containerd') and os.path.exists(self.socket), 30,
-                   'containerd socket', interval=0.1)
-
-    def _kubelet(self, binary):
-        port, = reserve_ports(1)
-        kubeconfig = write_kubeconfig(self.path('kubelet.kubeconfig'), self.plane.server,
-                                      NODE_USER[0])
-        config = write_kubelet_config(self.path('kubelet-config.yaml'), NODE_IP, port,
-                                      self.pki.ca_cert)
-        self._spawn('kubelet', [
-            binary, '--config=' + config, '--kubeconfig=' + kubeconfig,
-            # in the short directory too: the kubelet's plugin sockets live under its root
-            '--root-dir=' + os.path.join(self.sockdir, 'kubelet'),
-            '--cert-dir=' + self.path('kubelet-pki'),
-            '--container-runtime=remote',
-            '--container-runtime-endpoint=unix://' + self.socket,
-            '--hostname-override=' + NODE_NAME, '--node-ip=' + NODE_IP,
-            '--volume-plugin-dir=' + self.path('volume-plugins'),
-            '--pod-infra-container-image=' + images.PAUSE_IMAGE, '--v=1'])
-
-    def _scheduler(self, binary):
-        port, = reserve_ports(1)
-        kubeconfig = write_kubeconfig(self.path('scheduler.kubeconfig'), self.plane.server,
-                                      SCHEDULER_USER[0])
-        self._spawn('kube-scheduler', [
-            binary, '--kubeconfig=' + kubeconfig, '--leader-elect=false', '--port=0',
-            '--bind-address=127.0.0.1', '--secure-port=%d' % port,
-            '--authentication-kubeconfig=' + kubeconfig,
-            '--authorization-kubeconfig=' + kubeconfig,
-            '--cert-dir=' + self.path('scheduler-pki')])
-
-    def _alive(self, name):
-        proc = self.procs[name]
-        if proc.poll() is not None:
-            raise DaemonError(name, 'exited with status %s' % proc.returncode,
-                              [self.path(name + '.log')])
-        return True
-
-    def ready(self):
-        for name in self.procs:
-            self._alive(name)
-        from kubernetes import client
-        try:
-            node = self.core.read_node(NODE_NAME)
-        except client.exceptions.ApiException:
-            return False
-        return any(c.type == 'Ready' and c.status == 'True'
-                   for c in node.status.conditions or [])
-
-    def _untaint(self):
-        """What the node lifecycle controller (kube-controller-manager, not run here) does
-        once the node is Ready: remove the not-ready taint the kubelet registered it with."""
-        core = self.core
-        taints = [t for t in core.read_node(NODE_NAME).spec.taints or []
-                  if t.key != 'node.kubernetes.io/not-ready']
-        core.patch_node(NODE_NAME, {'spec': {'taints': [
-            {'key': t.key, 'effect': t.effect, 'value': t.value} for t in taints] or None}})
+    def capture(self, interface, action, bpf='icmp', seconds=4, count=50):
+        """tcpdump on one of the node's links (e.g. mirror0) while `action()` runs, bounded by
+        `seconds` and `count`: (lines, pcap)."""
+        return captures([(['ip', 'netns', 'exec', self.netns], interface, bpf)], action,
+                        self.dir, seconds, count)[0]
 
     @property
-    def core(self):
-        if self._core is None:
-            from kubernetes import client, config
-            self._core = client.CoreV1Api(config.new_client_from_config(self.plane.kubeconfig))
-        return self._core
+    def python(self):
+        """An interpreter that runs in the node's namespaces: for Ansible, the node as an
+        inventory host (`ansible_connection: local`, `ansible_python_interpreter: this`),
+        where /run/openvswitch/db.sock is the node's, as on a node reached over SSH."""
+        path = os.path.join(self.cluster.bindir, 'python-' + self.name)
+        if not os.path.exists(path):
+            with open(path, 'w') as handle:
+                handle.write('#!/bin/sh\nexec %s "$@"\n' % ' '.join(self.inside([sys.executable])))
+            os.chmod(path, 0o755)
+        return path
 
-    # ---- use ----------------------------------------------------------------------------
-    def kubectl(self, *args, check=True, timeout=60):
-        """kubectl (v1.20.2, built with the apiserver) against the test cluster."""
-        return run(os.path.join(self.bindir, 'kubectl'), '--kubeconfig=' + self.plane.kubeconfig,
-                   *args, check=check, timeout=timeout)
+    def netns_run(self, *cmd, check=True, timeout=30):
+        """A command in the node's network namespace (its host network)."""
+        return run('ip', 'netns', 'exec', self.netns, *cmd, check=check, timeout=timeout)
 
-    def wait_running(self, name, namespace='default', timeout=120):
-        """The pod once it is Running."""
-        core = self.core
+    # ---- start ------------------------------------------------------------------------
+    def start_network(self):
+        """The node's namespaces and links on the node network and the underlay."""
+        os.makedirs(self.ovs_dir, exist_ok=True)
+        os.makedirs(self.sockdir, exist_ok=True)
+        run('ip', 'netns', 'add', self.netns)
+        for end, bridge, inner in (('m', NODE_BRIDGE, 'eth0'), ('u', UNDERLAY_BRIDGE, 'eth1')):
+            host_end = 'kml%s%s' % (self.name.replace('-', ''), end)
+            run('ip', 'link', 'add', host_end, 'type', 'veth', 'peer', 'name', inner,
+                'netns', self.netns)
+            run('ip', 'link', 'set', host_end, 'master', bridge, 'up')
+            run('ip', '-n', self.netns, 'link', 'set', inner, 'up')
+        run('ip', '-n', self.netns, 'link', 'set', 'lo', 'up')
+        run('ip', '-n', self.netns, 'addr', 'add', '%s/%d' % (self.ip, NODE_NETWORK_PREFIX),
+            'dev', 'eth0')
+        # The node's own mount namespace, kept by a bind mount of its file: there
+        # /run/openvswitch is this node's OVS run directory, and the kubelet's fixed log
+        # directories are the node's own (a kubelet removes the pod logs it does not know).
+        open(self.mount_ns, 'w').close()
+        run('unshare', '--mount=' + self.mount_ns, '--propagation', 'slave', 'true')
+        for source, target in ((self.ovs_dir, '/run/openvswitch'),
+                               (self.path('log', 'pods'), '/var/log/pods'),
+                               (self.path('log', 'containers'), '/var/log/containers'),
+                               # its pods' network namespaces (containerd's files there)
+                               (self.path('netns'), '/run/netns')):
+            os.makedirs(source, exist_ok=True)
+            os.makedirs(target, exist_ok=True)
+            run('nsenter', '--mount=' + self.mount_ns, '--', 'mount', '--bind', source, target)
+        # shared, as a node's /run is: kube-ovn-cni mounts it with HostToContainer propagation
+        run('nsenter', '--mount=' + self.mount_ns, '--', 'mount', '--make-shared',
+            '/run/openvswitch')
+        # /sys of the node's network namespace (its /sys/class/net lists the node's links, as
+        # `ip netns exec` does), with the host's cgroup hierarchies kept under it
+        keep = os.path.join(self.sockdir, 'cgroup')
+        os.makedirs(keep, exist_ok=True)
+        run(*self.inside(['sh', '-ec', 'mount --rbind /sys/fs/cgroup {0}; mount -t sysfs sysfs '
+                          '/sys; mount --rbind {0} /sys/fs/cgroup; umount -l {0}'.format(keep)]))
 
-        def running():
-            pod = core.read_namespaced_pod(name, namespace)
-            return pod if pod.status.phase == 'Running' else None
-        wait_until(running, timeout, 'pod %s/%s Running' % (namespace, name), interval=0.5)
-        return core.read_namespaced_pod(name, namespace)
+    def _daemon(self, name, cmd, ready, timeout=30):
+        self.procs[name] = spawn(self.inside(cmd), self.path(name + '.out'), env=self.env)
+        wait_for_daemon('%s on %s' % (name, self.name), self.procs[name], ready, timeout,
+                        [self.path(name + '.out'), os.path.join(self.ovs_dir, name + '.log')])
 
-    def capture(self, pod, interface, action, bpf='ip proto 47', seconds=6, count=200,
-                namespace='default', pcap=None):
-        """tcpdump inside `pod` (see capture_in_pod), saved at `pcap`."""
-        pcap = pcap or self.path('capture-%s-%d.pcap' % (pod, time.monotonic_ns()))
-        return capture_in_pod([os.path.join(self.bindir, 'kubectl'),
-                               '--kubeconfig=' + self.plane.kubeconfig], pod, interface, action,
-                              pcap, bpf, seconds, count, namespace)
+    def start_ovs(self):
+        """ovsdb-server, ovs-vswitchd, br-phy on the underlay, br-int, ovn-controller."""
+        tools = self.cluster.ovn
+        db = os.path.join(self.ovs_dir, 'conf.db')
+        run(*tools.cmd('ovsdb-tool') + ['create', db, tools.vswitch_schema], env=self.env)
+        self._daemon('ovsdb-server', tools.cmd('ovsdb-server') + [
+            db, '--remote=punix:' + os.path.join(self.ovs_dir, 'db.sock'),
+            '--pidfile=' + os.path.join(self.ovs_dir, 'ovsdb-server.pid'),
+            '--log-file=' + os.path.join(self.ovs_dir, 'ovsdb-server.log')],
+            lambda: os.path.exists(os.path.join(self.ovs_dir, 'db.sock')))
+        self.vsctl('--no-wait', 'init')
+        self._daemon('ovs-vswitchd', tools.cmd('ovs-vswitchd') + [
+            self.ovs_db, '--pidfile=' + os.path.join(self.ovs_dir, 'ovs-vswitchd.pid'),
+            '--log-file=' + os.path.join(self.ovs_dir, 'ovs-vswitchd.log')],
+            lambda: os.path.exists(os.path.join(self.ovs_dir, 'ovs-vswitchd.pid')))
+        self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev',
+                   '--', 'add-port', 'br-phy', 'eth1')
+        run('ip', '-n', self.netns, 'addr', 'add', self.underlay_ip + '/24', 'dev', 'br-phy')
+        run('ip', '-n', self.netns, 'link', 'set', 'br-phy', 'up')
+        self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
+                   'fail-mode=secure')
+        self.vsctl('set', 'Open_vSwitch', '.', 'other_config:stats-update-interval=1000',
+                   'external_ids:system-id=' + self.name,
+                   'external_ids:hostname=' + self.name,
+                   'external_ids:ovn-remote=' + self.cluster.sb,
+                   'external_ids:ovn-encap-type=geneve',
+                   'external_ids:ovn-encap-ip=' + self.underlay_ip,
+                   'external_ids:ovn-bridge-datapath-type=netdev')
+        self._daemon('ovn-controller', tools.cmd('ovn-controller') + [
+            self.ovs_db, '--pidfile=' + os.path.join(self.ovs_dir, 'ovn-controller.pid'),
+            '--log-file=' + os.path.join(self.ovs_dir, 'ovn-controller.log')],
+            lambda: os.path.exists(os.path.join(self.ovs_dir, 'ovn-controller.pid')))
 
-    # ---- stop ---------------------------------------------------------------------------
-    def stop(self, timeout=90):
-        """Delete the node's pods (the kubelet stops them and runs CNI DEL), then stop the
-        daemons by pid and remove what is left."""
-        if 'kubelet' in self.procs and self.procs['kubelet'].poll() is None:
-            try:
-                self._drain(timeout)
-            except Exception as exc:  # noqa: BLE001 - the daemons are stopped regardless
-                print('node: pods not drained: %r' % exc, file=sys.stderr)
-        names = ('kube-scheduler', 'kubelet', 'containerd')
-        stop_processes([self.procs.pop(name) for name in names if name in self.procs])
-        self._keep_logs()
-        self.stop_leftovers()
+    def start_kubelet(self, archives):
+        """containerd (the lab's images imported) and the kubelet, registering node NAME."""
+        cluster = self.cluster
+        write_cni(self.path('cni'), {
+            'kubeconfig': cluster.plane.kubeconfig, 'ovs_db': self.ovs_db,
+            'ovs_vsctl': cluster.ovn.cmd('ovs-vsctl'), 'log_file': self.path('cni.log')})
+        config = write_containerd_config(self.path('containerd.toml'), self.path('containerd'),
+                                         self.socket, self.path('cni'))
+        self.procs['containerd'] = spawn(self.inside(['containerd', '--config', config]),
+                                         self.path('containerd.log'))
+        wait_until(lambda: self.alive('containerd') and os.path.exists(self.socket), 30,
+                   'containerd socket on ' + self.name, interval=0.1)
+        for archive in archives:
+            run('ctr', '--address', self.socket, '-n', 'k8s.io', 'images', 'import', archive,
+                timeout=300)
+        self._cgroups('create')
+        kubeconfig = write_kubeconfig(self.path('kubelet.kubeconfig'), cluster.plane.server,
+                                      node_user(self.name, self.index)[0])
+        config = write_kubelet_config(self.path('kubelet-config.yaml'), self.ip, KUBELET_PORT,
+                                      cluster.pki.ca_cert, cgroupRoot=self.cgroup_root)
+        self.procs['kubelet'] = spawn(self.inside([
+            cluster.binaries['kubelet'], '--config=' + config, '--kubeconfig=' + kubeconfig,
+            '--root-dir=' + os.path.join(self.sockdir, 'kubelet'),
+            '--cert-dir=' + self.path('kubelet-pki'),
+            '--container-runtime=remote', '--container-runtime-endpoint=unix://' + self.socket,
+            '--hostname-override=' + self.name, '--node-ip=' + self.ip,
+            '--volume-plugin-dir=' + self.path('volume-plugins'),
+            '--pod-infra-container-image=' + images.PAUSE_IMAGE, '--v=1']),
+            self.path('kubelet.log'))
 
-    def _keep_logs(self):
-        """The daemons' and the CNI's logs, beside the node's directory (removed next)."""
-        kept = os.path.join(os.path.dirname(self.dir), MARKER + '-logs')
+    def _cgroups(self, action):
+        """The node's cgroup root in every cgroup v1 hierarchy: made before the kubelet
+        starts; at the end, what is left in it killed and the directories removed."""
+        if action == 'remove':
+            remove_cgroup_root(self.cgroup_root)
+            return
+        for hierarchy in cgroup_hierarchies():
+            os.makedirs(hierarchy + self.cgroup_root, exist_ok=True)
+
+    def alive(self, name):
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            raise DaemonError('%s on %s' % (name, self.name),
+                              'exited with status %s' % proc.returncode,
+                              [self.path(name + '.log'), self.path(name + '.out')])
+        return True
+
+    # ---- stop -------------------------------------------------------------------------
+    def stop(self):
+        """The daemons by pid (kubelet and containerd first, OVS last, so the pods' ports
+        are still there for CNI DEL), what the node's cgroup root still holds, its links,
+        namespaces and directories."""
+        for group in (('kubelet',), ('containerd',), ('ovn-controller',),
+                      ('ovs-vswitchd', 'ovsdb-server')):
+            if 'ovs-vswitchd' in group and os.path.exists(self.path('ovs', 'db.sock')):
+                for bridge in ('br-int', 'br-phy'):   # its taps go with vswitchd running
+                    self.tool('ovs-vsctl', '--db=' + self.ovs_db, '--timeout=5', '--if-exists',
+                              'del-br', bridge, check=False)
+            stop_processes([self.procs.pop(name) for name in group if name in self.procs])
+        self._cgroups('remove')
+        self.keep_logs()
+
+    def keep_logs(self):
+        """The node's logs, beside the cluster's directory (removed next)."""
+        kept = os.path.join(os.path.dirname(self.cluster.dir), MARKER + '-logs', self.name)
         os.makedirs(kept, exist_ok=True)
-        for name in ('containerd', 'kubelet', 'kube-scheduler', 'cni'):
-            if os.path.exists(self.path(name + '.log')):
-                shutil.copy(self.path(name + '.log'), kept)
+        for path in (self.path('kubelet.log'), self.path('containerd.log'),
+                     self.path('cni.log'), os.path.join(self.ovs_dir, 'ovs-vswitchd.log'),
+                     os.path.join(self.ovs_dir, 'ovn-controller.log')):
+            if os.path.exists(path):
+                shutil.copy(path, kept)
 
-    def _drain(self, timeout):
-        core = self.core
-        # Deleted at once: the kubelet then stops the pods it runs that the API no longer
-        # has, sandboxes last (CNI DEL); no task left running is what is waited for.
-        for pod in core.list_pod_for_all_namespaces(
-                field_selector='spec.nodeName=' + NODE_NAME).items:
-            core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
-                                       grace_period_seconds=0)
-        wait_until(lambda: not run('ctr', '--address', self.socket, '-n', 'k8s.io',
-                                   'tasks', 'list', '-q', check=False), timeout,
-                   'pod sandboxes stopped', interval=0.5)
 
-    def stop_leftovers(self):
-        """Processes of any node work directory (this run's or a crashed one's), their
-        mounts, and the node's link."""
-        pids = [pid for pid, argv in command_lines()
-                if os.path.basename(argv[0]) in DAEMONS and any(
-                    '/%s/' % MARKER in arg or arg.endswith('/' + MARKER) for arg in argv)]
-        for pid in pids:
+def cgroup_hierarchies(base='/sys/fs/cgroup'):
+    """The mounted cgroup v1 hierarchies (not their symlinked aliases)."""
+    return [os.path.join(base, name) for name in sorted(os.listdir(base))
+            if os.path.isdir(os.path.join(base, name)) and
+            not os.path.islink(os.path.join(base, name))] if os.path.isdir(base) else []
+
+
+def remove_cgroup_root(root):
+    """Every process left under the cgroup root `root` killed, its directories removed."""
+    for hierarchy in cgroup_hierarchies():
+        for directory, dummy, dummy_files in os.walk(hierarchy + root, topdown=False):
             try:
-                os.kill(pid, 9)
+                with open(os.path.join(directory, 'cgroup.procs')) as handle:
+                    pids = [int(pid) for pid in handle.read().split()]
             except OSError:
-                pass
-        wait_until(lambda: not any(os.path.exists('/proc/%d' % pid) for pid in pids), 10,
-                   'node processes gone', interval=0.1)
-        with open('/proc/self/mounts') as handle:
-            mounts = [line.split()[1] for line in handle]
-        for mount in sorted((m for m in mounts if '/%s/' % MARKER in m), reverse=True):
-            run('umount', '-l', mount, check=False)
-        run('ip', 'link', 'del', NODE_LINK, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.sockdir, ignore_errors=True)
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            for dummy in range(50):
+                try:
+                    os.rmdir(directory)
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def capture_in_pod(kubectl, pod, interface, action, pcap, bpf='ip proto 47', seconds=6,

@@ -38,12 +38,9 @@ def run(*cmd, check=True, env=None, timeout=30):
 
 
 class Lab:
-    def __init__(self, rundir, version=HOST_VERSION, netns_pods=True):
-        """`netns_pods=False`: no pods and no receiver namespace; a real node's pods
-        (lab/node.py) take their place, with the same names and addresses."""
+    def __init__(self, rundir, version=HOST_VERSION):
         self.rundir = os.path.abspath(str(rundir))
         self.ovn = ovn(version)      # whose daemons and tools (lab/ovn_versions.py)
-        self.netns_pods = netns_pods
         self.procs = {}
         self.env = dict(os.environ, OVS_RUNDIR=self.rundir, OVS_LOGDIR=self.rundir,
                         OVS_DBDIR=self.rundir, OVN_RUNDIR=self.rundir, OVN_LOGDIR=self.rundir,
@@ -85,16 +82,8 @@ class Lab:
         return run('ip', 'netns', 'exec', self.netns_of(name), *cmd, **kwargs)
 
     def netns_of(self, name):
-        """The network namespace of lab pod `name`: the lab's own, or, for a real node's pod
-        (namespace default), the one kube-ovn-cni recorded on its OVS port (pod_netns)."""
-        if self.netns_pods:
-            return PREFIX + '-' + name
-        port = self.vsctl('--bare', '--columns=name', 'find', 'Interface',
-                          'external_ids:iface-id=%s.default' % name)
-        if not port:
-            raise LookupError('no OVS port of pod default/%s on br-int' % name)
-        path = self.vsctl('get', 'Interface', port, 'external_ids:pod_netns')
-        return os.path.basename(path.strip('"'))
+        """The network namespace of lab pod `name`."""
+        return PREFIX + '-' + name
 
     # ---- start ------------------------------------------------------------------------
     def _daemon(self, name, cmd, ready):
@@ -148,8 +137,7 @@ class Lab:
         self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev')
         run('ip', 'addr', 'add', UNDERLAY_IP + '/24', 'dev', 'br-phy')
         run('ip', 'link', 'set', 'br-phy', 'up')
-        if self.netns_pods:
-            self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
+        self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
 
         self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
                    'fail-mode=secure')
@@ -165,7 +153,7 @@ class Lab:
             lambda: os.path.exists(self.path('ovn-controller.pid')))
 
         self.nbctl('ls-add', POD_SWITCH)
-        for pod, (lsp, mac, ip) in (PODS.items() if self.netns_pods else ()):
+        for pod, (lsp, mac, ip) in PODS.items():
             self.nbctl('lsp-add', POD_SWITCH, lsp, '--', 'lsp-set-addresses', lsp,
                        '%s %s' % (mac, ip))
             port = self._namespace(pod, 'br-int', mac, ip + '/24')
@@ -177,7 +165,7 @@ class Lab:
 
     def _pods_bound(self):
         """Every pod's LSP is bound to our chassis in the SB."""
-        for lsp, dummy_mac, dummy_ip in (PODS.values() if self.netns_pods else ()):
+        for lsp, dummy_mac, dummy_ip in PODS.values():
             chassis = self.sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding',
                                  'logical_port=' + lsp)
             if not chassis:
