@@ -2,8 +2,8 @@
 
 - `lab.local/pause:3.2`: the pause program of the Kubernetes source the binaries are built
   from (build/pause/linux/pause.c, kept by lab/kube/build-kube.sh), linked statically.
-- `lab.local/tools:3`: a Debian bookworm minbase root with iproute2, tcpdump, ping, iperf3,
-  python3, python3-openvswitch, python3-kubernetes and Open vSwitch's tools: the receiver pod
+- `lab.local/tools:4`: a Debian bookworm minbase root with iproute2, tcpdump, ping, iperf3,
+  qperf, python3, python3-openvswitch, python3-kubernetes and Open vSwitch's tools: the receiver pod
   and the lab's pods, the stand-ins for Kube-OVN's `ovs-ovn` pod (Ansible's modules run inside
   them through kubectl exec) and its `kube-ovn-cni` pod (lab/kube_ovn_cni.py, which runs
   ovs-vsctl and reads pods from the API).
@@ -27,12 +27,12 @@ CACHE = os.environ.get('KUBEOVN_MIRROR_CACHE', os.path.expanduser('~/.cache/kube
 IMAGES = os.path.join(CACHE, 'images')
 KUBE_BUILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kube', 'build-kube.sh')
 PAUSE_IMAGE = 'lab.local/pause:3.2'
-TOOLS_IMAGE = 'lab.local/tools:3'
+TOOLS_IMAGE = 'lab.local/tools:4'
 TOOLS_PACKAGES = ('iproute2', 'tcpdump', 'iputils-ping', 'python3', 'procps',
                   'python3-openvswitch')
 # Installed with apt inside the root once debootstrap is done: debootstrap's own ordering
 # fails to configure python3-kubernetes' dependencies (python3-cryptography).
-TOOLS_APT_PACKAGES = ('openvswitch-switch', 'python3-kubernetes', 'iperf3')
+TOOLS_APT_PACKAGES = ('openvswitch-switch', 'python3-kubernetes', 'iperf3', 'qperf')
 # Left out of the tools layer: package caches and documentation nobody in a pod reads.
 TOOLS_EXCLUDES = ('./var/cache/apt/archives', './var/lib/apt/lists', './usr/share/doc',
                   './usr/share/man', './usr/share/locale', './usr/share/info', './dev')

@@ -376,6 +376,16 @@ def test_preflight_refuses_a_sink_that_node_b_cannot_route_to(cluster, tmp_path)
         assert 'no route to the sink 203.0.113.9 on node(s) node-b (' in message, message
         assert 'node-a' not in message, message
         assert 'far' not in cluster.nbctl('--bare', '--columns=name', 'list', 'Mirror').split()
+
+        # A node that cannot be asked (here: no such container in the ovs-ovn pods) is named
+        # apart, with the API's answer.
+        variables = remote_vars(tmp_path, 'unasked', remote_mirror_name='far',
+                                remote_mirror_sink='203.0.113.9', remote_mirror_networks=False,
+                                remote_mirror_ovs_container='nosuch')
+        run = play(cluster, 'playbooks/remote_mirror.yml', var_files=[variables])
+        (task, message), = run.failures
+        assert 'could not ask node(s) node-a, node-b (ovs-appctl in their ovs-ovn pod: ' in \
+            message and 'no route' not in message, message
     finally:
         cluster.node(NODE_A).netns_run('ip', 'route', 'del', '203.0.113.0/24', check=False)
 
