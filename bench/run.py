@@ -10,6 +10,9 @@ bench/README.md (between the RESULTS markers).
    with forks (bench/scale.py).
 4. The full remote-mirror playbook (examples/demo/remote_mirror.yml) against the embedded lab
    and a local kube-apiserver: first run and re-run.
+5. The rulebook's lag (bench/follow.py).
+6. The cost of mirroring on the two-node cluster, like Kube-OVN's Traffic Mirror page
+   (bench/mirror_cost.py).
 Peak RSS is the module process's own (wait4), run standalone with the same arguments.
 """
 
@@ -31,6 +34,7 @@ sys.path.insert(0, REPO)
 
 from bench.attach_scale import build_db, lsp, measure, timed  # noqa: E402
 from bench.follow import follow_lags, follow_row  # noqa: E402
+from bench.mirror_cost import cost_table, render as render_cost  # noqa: E402
 from bench.scale import FLEET_LSPS, fleet_rows, ports_rows  # noqa: E402
 from lab.ansible import ansible_env, playbook_command  # noqa: E402
 from tools.collection import ensure_collection_link  # noqa: E402
@@ -201,6 +205,10 @@ def main():
     parser.add_argument('--fleets', default='1,5,20')
     parser.add_argument('--follow-trials', type=int, default=20,
                         help='trials of the rulebook lag (0: skip)')
+    parser.add_argument('--cost-sizes', default='64,128,512,1024,4096',
+                        help='message sizes of the mirroring cost table (empty: skip)')
+    parser.add_argument('--cost-seconds', type=int, default=1,
+                        help='each qperf / iperf3 test of the cost table')
     parser.add_argument('--no-write', action='store_true', help='do not update README.md')
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(',')]
@@ -224,6 +232,11 @@ def main():
         if options.follow_trials:
             print('rulebook follow_mirrors, %d new pods...' % options.follow_trials, flush=True)
             follow = follow_row(*follow_lags(workdir, options.follow_trials))
+        cost = None
+        if options.cost_sizes:
+            print('the cost of mirroring on the two-node cluster...', flush=True)
+            cost = cost_table(workdir, [int(size) for size in options.cost_sizes.split(',')],
+                              options.cost_seconds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     table, verdicts = render(attach, sizes, ports, load, fleets, playbook, follow)
@@ -232,6 +245,9 @@ def main():
                                        time.monotonic() - started, options.repeat))
     block = '%s\n\n%s\n\nGoals (issues 15 and 18), from this run:\n\n%s' % (
         stamp, '\n'.join(table), '\n'.join(verdicts))
+    if cost:
+        block += ('\n\n### The cost of mirroring (two-node cluster, %d s per qperf / iperf3 '
+                  'test)\n\n%s' % (options.cost_seconds, '\n'.join(render_cost(cost))))
     print()
     print(block)
     if not options.no_write:
