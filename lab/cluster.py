@@ -102,18 +102,20 @@ class Cluster:
         return run(os.path.join(self.bindir, 'kubectl'), '--kubeconfig=' + self.kubeconfig,
                    *args, check=check, timeout=timeout)
 
-    @property
-    def core(self):
+    def _clients(self):
         if self._core is None:
             from kubernetes import client, config
             api = config.new_client_from_config(self.kubeconfig)
             self._core, self._apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        return self._core
+        return self._core, self._apps
+
+    @property
+    def core(self):
+        return self._clients()[0]
 
     @property
     def apps(self):
-        self.core
-        return self._apps
+        return self._clients()[1]
 
     # ---- start ------------------------------------------------------------------------
     def start(self):

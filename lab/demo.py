@@ -217,11 +217,11 @@ class Demo:
         # The collection's capture (playbooks/capture.yml: tcpdump in the receiver pod through
         # the API, the pcap fetched and reported per mirror) while node-b's local mirror ports
         # are captured and the pods ping.
-        self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_duration=12 ...')
+        self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_duration=9 ...')
         outcome = {}
         capture = threading.Thread(target=lambda: outcome.update(run=run_collection_playbook(
             'playbooks/capture.yml', env=self.cluster_env(), extra_vars={
-                'mirror_capture_duration': 12,
+                'mirror_capture_duration': 9,
                 'mirror_capture_dest': os.path.join(self.workdir, 'captures'),
                 'mirror_capture_expect_packets': [remote_name, 'db-ingress', 'web1-egress']})))
         capture.start()
