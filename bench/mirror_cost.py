@@ -12,7 +12,8 @@ the pods through `kubectl exec`. Three states:
 The page's rows that need Kube-OVN's join network (a pod to a node, through ovn-cluster and
 ovn0) or a service (no kube-proxy here) are not run.
 
-`python -m bench.mirror_cost` runs it alone and prints the table.
+`python -m bench.mirror_cost` runs it alone, prints the table and writes it into
+bench/README.md (between the COST markers; `make bench` writes the same block).
 """
 
 import argparse
@@ -74,11 +75,13 @@ def qperf(cluster, client, server_ip, size, seconds):
 
 
 def iperf_udp(cluster, client, server_ip, size, seconds):
-    """(loss %, received Mbit/s) of `iperf3 -u -b 0` from the client pod."""
+    """(loss %, received Mbit/s) of `iperf3 -u -b 0` from the client pod (iperf3's UDP sum
+    is the sender's rate: what arrived is that less the loss)."""
     out = json.loads(cluster.exec(client, 'iperf3', '-c', server_ip, '-u', '-b', '0', '-l',
                                   str(size), '-t', str(seconds), '-J', timeout=60))
     total = out['end']['sum']
-    return total['lost_percent'], total['bits_per_second'] / 1e6
+    loss = total['lost_percent']
+    return loss, total['bits_per_second'] * (1 - loss / 100.0) / 1e6
 
 
 def measure_state(cluster, addresses, sizes, seconds):
@@ -190,17 +193,36 @@ def render(table):
     return lines
 
 
+def write_readme(lines, stamp):
+    """The table into bench/README.md, between the COST markers."""
+    path = os.path.join(REPO, 'bench', 'README.md')
+    with open(path) as handle:
+        text = handle.read()
+    block = '<!-- COST -->\n%s\n\n%s\n<!-- /COST -->' % (stamp, '\n'.join(lines))
+    text = re.sub(r'<!-- COST -->.*<!-- /COST -->', lambda m: block, text, flags=re.S)
+    with open(path, 'w') as handle:
+        handle.write(text)
+
+
 def main():
+    import datetime
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', default=','.join(str(size) for size in SIZES))
     parser.add_argument('--seconds', type=int, default=1, help='each qperf / iperf3 test')
+    parser.add_argument('--no-write', action='store_true', help='do not update README.md')
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix='bench-cost-') as workdir:
         started = time.monotonic()
         table = cost_table(workdir, [int(s) for s in options.sizes.split(',')],
                            options.seconds)
-        print('\n'.join(render(table)))
-        print('(%.0f s)' % (time.monotonic() - started))
+    lines = render(table)
+    stamp = ('Measured %s with `python -m bench.mirror_cost` (%.0f s, one %d-second test per '
+             'figure).' % (datetime.date.today().isoformat(), time.monotonic() - started,
+                           options.seconds))
+    print('\n'.join(lines))
+    print(stamp)
+    if not options.no_write:
+        write_readme(lines, stamp)
 
 
 if __name__ == '__main__':

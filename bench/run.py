@@ -34,7 +34,7 @@ sys.path.insert(0, REPO)
 
 from bench.attach_scale import build_db, lsp, measure, timed  # noqa: E402
 from bench.follow import follow_lags, follow_row  # noqa: E402
-from bench.mirror_cost import cost_table, render as render_cost  # noqa: E402
+from bench.mirror_cost import cost_table, render as render_cost, write_readme  # noqa: E402
 from bench.scale import FLEET_LSPS, fleet_rows, ports_rows  # noqa: E402
 from lab.ansible import ansible_env, playbook_command  # noqa: E402
 from tools.collection import ensure_collection_link  # noqa: E402
@@ -245,9 +245,7 @@ def main():
                                        time.monotonic() - started, options.repeat))
     block = '%s\n\n%s\n\nGoals (issues 15 and 18), from this run:\n\n%s' % (
         stamp, '\n'.join(table), '\n'.join(verdicts))
-    if cost:
-        block += ('\n\n### The cost of mirroring (two-node cluster, %d s per qperf / iperf3 '
-                  'test)\n\n%s' % (options.cost_seconds, '\n'.join(render_cost(cost))))
+
     print()
     print(block)
     if not options.no_write:
@@ -257,6 +255,10 @@ def main():
         text = re.sub(r'<!-- RESULTS -->.*<!-- /RESULTS -->', lambda m: block, text, flags=re.S)
         with open(README, 'w') as handle:
             handle.write(text)
+        if cost:
+            write_readme(render_cost(cost), 'Measured %s in the same `make bench` run, one '
+                         '%d-second test per figure.' % (datetime.date.today().isoformat(),
+                                                         options.cost_seconds))
 
 
 if __name__ == '__main__':
