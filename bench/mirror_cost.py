@@ -29,8 +29,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lab.ansible import run_collection_playbook  # noqa: E402
-from lab.cluster import SINK_IP, Cluster  # noqa: E402
-from lab.standin import ClusterStandIn  # noqa: E402
+from lab.cluster import Cluster  # noqa: E402
 
 SIZES = (64, 128, 512, 1024, 4096)
 STATES = ('off', 'kube-ovn-cni global mirroring', 'OVN remote mirror (filter both)')
@@ -121,13 +120,8 @@ def remote_variables(workdir):
 def cost_table(workdir, sizes=SIZES, seconds=1):
     """{state: {row: {size: figures}}} measured on a fresh two-node cluster."""
     cluster = Cluster(os.path.join(workdir, 'cost'), nodes=2)
-    standin = None
     try:
-        cluster.start()
-        standin = ClusterStandIn(cluster.kubeconfig, node=cluster, daemonsets=False,
-                                 nodes=[node.name for node in cluster.nodes],
-                                 addresses={('default', 'mirror-receiver'): SINK_IP}).start()
-        cluster.kube_ovn_daemonsets()
+        cluster.start().start_kube_ovn()
         addresses = dict((name, cluster.pod(name, node, command=SERVE).status.pod_ip)
                          for name, node in PODS.items())
         for server in ('server-a', 'server-b'):    # neighbours resolved, flows warm
@@ -145,8 +139,6 @@ def cost_table(workdir, sizes=SIZES, seconds=1):
         table[STATES[2]] = measure_state(cluster, addresses, sizes, seconds)
         return table
     finally:
-        if standin is not None:
-            standin.stop()
         cluster.stop()
 
 

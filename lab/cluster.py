@@ -61,7 +61,7 @@ class Cluster:
                       for index, name in enumerate(node_names(nodes))]
         self.users = list(users)
         self.central = {}
-        self.plane = self.pki = self.binaries = None
+        self.plane = self.pki = self.binaries = self.standin = None
         self._core = self._apps = None
         self.env = dict(os.environ, OVS_RUNDIR=self.central_dir, OVN_RUNDIR=self.central_dir,
                         OVS_LOGDIR=self.central_dir, OVN_LOGDIR=self.central_dir)
@@ -253,7 +253,20 @@ class Cluster:
                                '--kubeconfig=' + self.kubeconfig], pod, interface, action, pcap,
                               bpf, seconds, count, namespace)
 
-    # ---- Kube-OVN's DaemonSets ----------------------------------------------------------
+    # ---- Kube-OVN -----------------------------------------------------------------------
+    def start_kube_ovn(self, receiver_mac=None):
+        """Kube-OVN's part: its controller played by lab/standin.py (the receiver pod
+        `default/mirror-receiver` gets the sink address on its attachment, and `receiver_mac`
+        there when given), stopped with the cluster; then its DaemonSets."""
+        from lab.standin import ClusterStandIn
+        receiver = ('default', 'mirror-receiver')
+        self.standin = ClusterStandIn(
+            self.kubeconfig, node=self, daemonsets=False,
+            nodes=[node.name for node in self.nodes], addresses={receiver: SINK_IP},
+            macs={receiver: receiver_mac} if receiver_mac else None).start()
+        self.kube_ovn_daemonsets()
+        return self
+
     def kube_ovn_daemonsets(self, enable_mirror=False):
         """kube-system/kube-ovn-cni (upstream's manifest, lab/kube/kube-ovn-cni-installsh.yaml,
         running lab/kube_ovn_cni.py in the tools image with upstream's args) and
@@ -290,6 +303,8 @@ class Cluster:
     def stop(self):
         """Pods deleted (the kubelets stop them, CNI DEL), then every daemon by pid, the
         namespaces, links and directories."""
+        if self.standin is not None:
+            self.standin.stop()
         if self.plane is not None and self.plane.procs:
             try:
                 self._drain(90)

@@ -30,7 +30,7 @@ from lab.eda import Rulebook
 from lab import images
 from lab.ovn import PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, lsp_mirrors, read_pcap
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
-from lab.standin import ClusterStandIn, create_lab_pods
+from lab.standin import create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
@@ -54,7 +54,7 @@ class Demo:
         self.current_ovn = version != HOST_VERSION    # has filter both and type local
         self.started = time.monotonic()
         self.timings = []
-        self.cluster = self.standin = None
+        self.cluster = None
 
     # ---- output -----------------------------------------------------------------------
     def say(self, text=''):
@@ -150,12 +150,7 @@ class Demo:
         self.step("Kube-OVN's controller (stand-in), kube-ovn-cni and ovs-ovn, the lab pods")
         # Kube-OVN's controller is played by a stand-in: networks become ready, pods get
         # addresses and LSPs, the receiver's attachment gets the sink address.
-        self.standin = ClusterStandIn(
-            self.cluster.kubeconfig, node=self.cluster, daemonsets=False,
-            nodes=[node.name for node in self.cluster.nodes],
-            addresses={('default', 'mirror-receiver'): SINK_IP},
-            macs={('default', 'mirror-receiver'): SINK_MAC}).start()
-        self.cluster.kube_ovn_daemonsets()
+        self.cluster.start_kube_ovn(receiver_mac=SINK_MAC)
         create_lab_pods(self.cluster.core, image=images.TOOLS_IMAGE, nodes=POD_NODES)
         for name in PODS:
             self.cluster.wait_running(name)
@@ -417,8 +412,6 @@ class Demo:
 
     def stop(self):
         self.step('Stop everything')
-        if self.standin is not None:
-            self.standin.stop()
         if self.cluster is not None:
             self.cluster.stop()
         self.say('daemons stopped, namespaces, links and mounts removed')

@@ -21,7 +21,6 @@ from lab.cluster import SINK_IP, Cluster
 from lab.daemons import wait_until
 from lab.eda import REPAIR_PLAY, Rulebook, write_inventory
 from lab.ovn import decode_mirrored, read_pcap
-from lab.standin import ClusterStandIn
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 NODE_A, NODE_B = 'node-a', 'node-b'
@@ -35,22 +34,15 @@ def cluster(tmp_path_factory):
     controller, and four pods pinned two per node."""
     started = time.monotonic()
     cluster = Cluster(tmp_path_factory.mktemp('cluster'), nodes=2)
-    standin = None
     try:
-        cluster.start()
-        standin = ClusterStandIn(cluster.kubeconfig, node=cluster, daemonsets=False,
-                                 nodes=[node.name for node in cluster.nodes],
-                                 addresses={('default', 'mirror-receiver'): SINK_IP}).start()
-        cluster.kube_ovn_daemonsets()
+        cluster.start().start_kube_ovn()
         cluster.pods = dict((name, cluster.pod(name, node)) for name, node in
                             MIRRORED_PODS.items())
         print('cluster up in %.1f s (nodes, controllers and DaemonSets %.1f s)'
               % (time.monotonic() - started, cluster.start_seconds))
         yield cluster
-        assert standin.errors == [], standin.errors
+        assert cluster.standin.errors == [], cluster.standin.errors
     finally:
-        if standin is not None:
-            standin.stop()
         cluster.stop()
 
 
