@@ -112,8 +112,7 @@ def build_tools():
         root = os.path.join(work, 'root')
         print('>> debootstrap bookworm minbase with %s for %s'
               % (', '.join(TOOLS_PACKAGES), TOOLS_IMAGE), file=sys.stderr)
-        # no mirror named: debootstrap's own default, which a user behind a mirror overrides
-        # in debootstrap's configuration rather than here
+        # no mirror named here: debootstrap uses its own default
         proc = subprocess.run(['debootstrap', '--variant=minbase', '--include=' + ','.join(
             TOOLS_PACKAGES), 'bookworm', root],
             capture_output=True, text=True, timeout=1800, check=False)
