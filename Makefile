@@ -112,9 +112,11 @@ bench: deps kube-apiserver
 demo: deps kube-apiserver ovn-root node-images
 	@$(SUDO) $(PY) -m lab.demo build/demo --ovn $(OVN)
 
-# docs/reference/*.md from the modules' and roles' own documentation (ansible-doc).
+# docs/reference/*.md from the modules' and roles' own documentation (ansible-doc), and the
+# layout of every file in docs/development.md from the files' own first lines.
 docs: deps
 	$(PY) tools/docs_reference.py
+	$(PY) tools/docs_layout.py
 
 clean:
 	rm -rf build tests/output .pytest_cache

@@ -156,7 +156,7 @@ class ControlPlane:
 
     def _wait_ready(self):
         try:
-            wait_until(self._ready, 60, 'kube-apiserver ready', interval=0.25)
+            wait_until(self.ready, 60, 'kube-apiserver ready', interval=0.25)
         except TimeoutError:
             raise DaemonError('kube-apiserver', 'was not ready at %s within 60s' % self.server,
                               self.logs)
@@ -170,7 +170,9 @@ class ControlPlane:
         self.procs[1] = spawn(self.apiserver_command, self.logs[1])
         self._wait_ready()
 
-    def _ready(self):
+    def ready(self):
+        """Whether kube-apiserver answers /readyz with 200; DaemonError (with its log) when
+        etcd or kube-apiserver has exited."""
         for name, proc, log in zip(('etcd', 'kube-apiserver'), self.procs, self.logs):
             if proc.poll() is not None:
                 raise DaemonError(name,

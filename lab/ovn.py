@@ -137,7 +137,7 @@ class Lab:
         self.vsctl('add-br', 'br-phy', '--', 'set', 'Bridge', 'br-phy', 'datapath_type=netdev')
         run('ip', 'addr', 'add', UNDERLAY_IP + '/24', 'dev', 'br-phy')
         run('ip', 'link', 'set', 'br-phy', 'up')
-        self._namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
+        self.add_namespace('rx', 'br-phy', SINK_MAC, SINK_IP + '/24')
 
         self.vsctl('add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev',
                    'fail-mode=secure')
@@ -156,7 +156,7 @@ class Lab:
         for pod, (lsp, mac, ip) in PODS.items():
             self.nbctl('lsp-add', POD_SWITCH, lsp, '--', 'lsp-set-addresses', lsp,
                        '%s %s' % (mac, ip))
-            port = self._namespace(pod, 'br-int', mac, ip + '/24')
+            port = self.add_namespace(pod, 'br-int', mac, ip + '/24')
             self.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
         # Preload the sink's MAC so the first mirrored packets are not dropped on an ARP miss.
         wait_until(lambda: 'lab-chassis' in self.sbctl('list', 'Chassis'), 20, 'chassis up')
@@ -172,7 +172,9 @@ class Lab:
                 return False
         return True
 
-    def _namespace(self, name, bridge, mac, cidr):
+    def add_namespace(self, name, bridge, mac, cidr):
+        """A network namespace (a lab pod, or the receiver) whose eth0 has `mac` and `cidr`,
+        linked by a veth to a port on `bridge`; returns that port's name. down() removes it."""
         netns, host_end = PREFIX + '-' + name, PREFIX + name.replace('-', '')[:8] + 'h'
         run('ip', 'netns', 'add', netns)
         run('ip', 'link', 'add', host_end, 'type', 'veth', 'peer', 'name', 'eth0',

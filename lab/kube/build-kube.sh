@@ -6,7 +6,9 @@
 # No registry reachable here ships them. Debian's `kubernetes` source package (1.20.2,
 # bookworm) carries the full vendored tree; it builds with Debian bullseye's Go 1.15 (newer
 # Go builds an apiserver that crashes at the first CRD write). apt is pointed at a private
-# sources file and lists directory, so the system's apt configuration is left alone.
+# sources file and lists directory, so the system's apt configuration is left alone; that file
+# names the Debian archive the machine's own apt sources use (a local mirror included), or
+# DEBIAN_MIRROR when it is set.
 # Whatever is missing is built in one `make` (~4 minutes and ~2 GB the first time).
 # Prints the cache's bin directory; the binaries are named <name>-v1.20.2 there.
 set -euo pipefail
@@ -23,11 +25,25 @@ if [ ${#missing[@]} = 0 ]; then
   exit 0
 fi
 
+# The Debian archive of the machine's apt sources (one-line or deb822, as apt reads them): the
+# first entry for a Debian suite, so neither security, updates nor a third party's repository.
+debian_archive() {
+  # shellcheck disable=SC2016  # apt's own $(FIELD) placeholders
+  apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 2>/dev/null | awk '
+    $1 ~ /^(bullseye|bookworm|trixie|forky|sid|(old)*stable|testing|unstable)$/ &&
+    $2 ~ /^(https?|file):/ {print $2; exit}'
+}
+
 work=$cache/kube-build
 mkdir -p "$work/apt/lists/partial" "$bindir"
+archive=${DEBIAN_MIRROR:-$(debian_archive)}
+if [ -z "$archive" ]; then
+  echo "no Debian archive in apt's sources: set DEBIAN_MIRROR to one (.../debian)" >&2
+  exit 1
+fi
 cat > "$work/apt/sources.list" <<SOURCES
-deb-src http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bullseye main
+deb-src $archive bookworm main
+deb $archive bullseye main
 SOURCES
 apt_options=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::SourceParts=-"
              -o "Dir::State::Lists=$work/apt/lists" -o "APT::Get::List-Cleanup=0")

@@ -2,7 +2,18 @@
 # Build the Debian trixie root holding OVN 25.03 / OVS 3.5 (what Kube-OVN 1.15+ runs), once,
 # and cache it. The tests run its binaries through the root's own dynamic loader (lab/ovn_versions.py),
 # so nothing is chrooted or mounted. Prints the root's path. ~1 minute and ~360 MB the first time.
+# The packages come from DEBIAN_MIRROR when it is set, else from the Debian archive the machine's
+# own apt sources use (a local mirror included), else from debootstrap's default.
 set -euo pipefail
+
+# The Debian archive of the machine's apt sources (one-line or deb822, as apt reads them): the
+# first entry for a Debian suite, so neither security, updates nor a third party's repository.
+debian_archive() {
+  # shellcheck disable=SC2016  # apt's own $(FIELD) placeholders
+  apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 2>/dev/null | awk '
+    $1 ~ /^(bullseye|bookworm|trixie|forky|sid|(old)*stable|testing|unstable)$/ &&
+    $2 ~ /^(https?|file):/ {print $2; exit}'
+}
 
 cache=${KUBEOVN_MIRROR_CACHE:-$HOME/.cache/kubeovn-mirror}
 root=$cache/ovn-25.03-root
@@ -18,10 +29,14 @@ if ! command -v debootstrap >/dev/null; then
 fi
 rm -rf "$root.tmp"
 mkdir -p "$cache"
-echo ">> debootstrap trixie with ovn-central, ovn-host, openvswitch-switch into $root" >&2
+archive=${DEBIAN_MIRROR:-$(debian_archive)}
+mirror=()  # none found: debootstrap's default archive
+[ -z "$archive" ] || mirror=("$archive")
+echo ">> debootstrap trixie with ovn-central, ovn-host, openvswitch-switch into $root" \
+  "from ${archive:-the default archive}" >&2
 $sudo debootstrap --variant=minbase \
   --include=ovn-central,ovn-host,openvswitch-switch,openvswitch-common,iproute2 \
-  trixie "$root.tmp" http://deb.debian.org/debian >&2
+  trixie "$root.tmp" "${mirror[@]}" >&2
 rm -rf "$root"
 mv "$root.tmp" "$root"
 touch "$root/.complete"

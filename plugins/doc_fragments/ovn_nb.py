@@ -61,12 +61,16 @@ requirements:
   - ovs (Python bindings of Open vSwitch; a dependency of ovsdbapp). From 3.4 on, ports are
     attached and detached with raw operations (faster for thousands of ports), and a mirror
     deleted by someone else during the run makes the transaction plan again; before 3.4 only
-    the recount after the commit notices it.
+    the second transaction after the commit notices it.
 notes:
   - Only the C(Mirror) table and the C(name) and C(mirror_rules) columns of
     C(Logical_Switch_Port) are read, and only the ports named in the task or having a mirror
     attached, so the module's cost grows with the request, not with the size of the cluster.
-  - All changes of one task are written in one OVSDB transaction, all or nothing.
+  - What a task asks for is planned and written in one OVSDB transaction, all or nothing.
+    M(kubeovn.mirror.ovn_lsp_mirror) and M(kubeovn.mirror.ovn_mirrors) then run a second
+    one, which reads every port that has a mirror, so the ports returned are what the NB
+    holds, and detaches from an exclusive or declared mirror the ports someone else attached
+    meanwhile.
   - Set the connection once for every OVN module with C(module_defaults) and the action
     group C(group/kubeovn.mirror.ovn), for example
     C(module_defaults={group/kubeovn.mirror.ovn={nb_connection=tcp:10.0.0.1:6641}}).

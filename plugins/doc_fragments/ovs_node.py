@@ -8,9 +8,14 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The node-side modules' Open_vSwitch connection (ovs_local_mirror, ovs_mirror_health).
+    # A node's Open_vSwitch database (argument spec: options.OVS_NODE_OPTIONS), for
+    # ovs_local_mirror, ovs_mirror_port and ovs_mirror_health.
     DOCUMENTATION = r'''
 options:
+  bridge:
+    description: The node's bridge the task acts on.
+    type: str
+    default: br-int
   ovs_connection:
     description: The node's Open_vSwitch database, in OVSDB remote syntax.
     type: str
@@ -21,4 +26,10 @@ options:
         C(false) is C(ovs-vsctl --no-wait).
     type: bool
     default: true
+  timeout:
+    description:
+      - Seconds for connecting and, separately, for the transaction, and for ovs-vswitchd to
+        create a port the task adds.
+    type: float
+    default: 30
 '''

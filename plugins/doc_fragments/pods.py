@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The `pods` option (argument spec: naming.POD_OPTIONS).
+    # The `pods` option (argument spec: options.POD_OPTIONS).
     DOCUMENTATION = r'''
 options:
   pods:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # The `selectors` and `require_match` options (argument spec: selectors.SELECTOR_OPTIONS).
+    # The `selectors` and `require_match` options (argument spec: options.SELECTION_OPTIONS).
     DOCUMENTATION = r'''
 options:
   selectors:

@@ -14,16 +14,16 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-# The one import of the owner marker; when the constant moves, only this line changes.
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+from ansible_collections.kubeovn.mirror.plugins.module_utils import kube_ovn_names
+from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import (
     OWNER_KEY, RECEIVER_KEY, SINCE_KEY)
 
 
 def attachment_provider(nad, namespace='default'):
-    if not nad or not namespace:
-        raise AnsibleFilterError('attachment_provider needs a NetworkAttachmentDefinition name '
-                                 'and namespace (got %r, %r)' % (nad, namespace))
-    return '%s.%s.ovn' % (nad, namespace)
+    try:
+        return kube_ovn_names.attachment_provider(nad, namespace)
+    except ValueError as exc:
+        raise AnsibleFilterError('attachment_provider: %s' % exc)
 
 
 def owner_marker(owner):

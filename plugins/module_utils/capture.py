@@ -16,6 +16,11 @@ __metaclass__ = type
 import collections
 import traceback
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import (
+    MissingLibrary, ModuleFailure)
+
 SCAPY_IMPORT_ERROR = None
 try:
     from scapy.contrib.erspan import ERSPAN_II
@@ -133,3 +138,38 @@ def silent_mirrors(report, expected):
     delivered = dict((entry['name'], entry['packets']) for entry in report['mirrors']
                      if entry['name'])
     return [name for name in expected if not delivered.get(name)]
+
+
+def check_report_params(params):
+    """mirror_capture_report's input, before the capture is read: the mirrors as
+    check_mirrors gives them; ValueError names the offending value."""
+    if SCAPY_IMPORT_ERROR:
+        raise MissingLibrary(missing_required_lib('scapy'), exception=SCAPY_IMPORT_ERROR)
+    mirrors, problem = check_mirrors(params['mirrors'])
+    if problem:
+        raise ValueError(problem)
+    known = set(mirror['name'] for mirror in mirrors)
+    unknown = [name for name in params['expect_packets'] if name not in known]
+    if unknown:
+        raise ValueError('expect_packets names mirrors not given in mirrors: %s'
+                         % ', '.join(unknown))
+    if params['top'] < 0:
+        raise ValueError('top must be 0 or more, got %d' % params['top'])
+    return mirrors
+
+
+def report(params, mirrors):
+    """The report of the capture at params['path']; ModuleFailure, with the report, when a
+    mirror in params['expect_packets'] delivered nothing."""
+    path = params['path']
+    try:
+        result = summarize(path, mirrors, params['top'])
+    except (IOError, OSError) as exc:
+        raise ModuleFailure('cannot read the capture %s: %s' % (path, exc))
+    result['path'] = path
+    silent = silent_mirrors(result, params['expect_packets'])
+    if silent:
+        raise ModuleFailure('no packets from mirror%s %s in the capture %s'
+                            % ('s' if len(silent) > 1 else '', ', '.join(silent), path),
+                            **result)
+    return result

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_iface_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import check_iface_name
 
 ENABLE_MIRROR = '--enable-mirror'
 MIRROR_IFACE = '--mirror-iface'

@@ -12,11 +12,11 @@ __metaclass__ = type
 import ipaddress
 import json
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    GRE_KEY_MAX, check_iface_name)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import ModuleFailure
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    ERSPAN_LINK_INDEX_MAX, GRE_KEY_MAX, check_iface_name)
 
 LINK_TYPES = ('gretap', 'ip6gretap', 'erspan', 'ip6erspan')
-ERSPAN_INDEX_MAX = 2 ** 20 - 1      # the 20-bit index field of ERSPAN type II
 KERNEL_HINT = {
     'gretap': 'load the kernel module ip_gre (modprobe ip_gre)',
     'ip6gretap': 'load the kernel module ip6_gre (modprobe ip6_gre)',
@@ -53,8 +53,9 @@ def check_params(params):
         index = params.get('erspan_index')
         if index is None:
             raise ValueError('a %s link needs erspan_index (the mirror index)' % link_type)
-        if not 0 <= index <= ERSPAN_INDEX_MAX:
-            raise ValueError('erspan_index %r must be within 0..%d' % (index, ERSPAN_INDEX_MAX))
+        if not 0 <= index <= ERSPAN_LINK_INDEX_MAX:
+            raise ValueError('erspan_index %r must be within 0..%d'
+                             % (index, ERSPAN_LINK_INDEX_MAX))
     mtu = params.get('mtu')
     if mtu is not None and not 68 <= mtu <= 65535:
         raise ValueError('mtu %r must be within 68..65535' % (mtu,))
@@ -161,3 +162,58 @@ def plan_link(current, params):
     if current is None or current.get('up') != params['up']:
         commands.append(['link', 'set', name, 'up' if params['up'] else 'down'])
     return after, commands
+
+
+class IpLinkSession(object):
+    """The host's links, through `ip` (in the network namespace `netns`): the session of
+    gretap_receiver. Its one "transaction" is the list of `ip` commands a plan gives."""
+
+    def __init__(self, module, link_type, netns=None):
+        self.module = module
+        self.link_type = link_type
+        self.ip = [module.get_bin_path('ip', required=True)] + (['-n', netns] if netns else [])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def command(self, args, check=True):
+        rc, out, err = self.module.run_command(self.ip + args)
+        if check and rc != 0:
+            hint = unsupported_message(self.link_type, err)
+            raise ModuleFailure(hint or 'ip %s failed: %s' % (' '.join(args), err.strip()),
+                                rc=rc, stderr=err)
+        return rc, out, err
+
+    def show(self, name, check=False):
+        """parse_link's record of the link `name`, or None when there is none."""
+        rc, out, dummy = self.command(['-details', '-json', 'link', 'show', 'dev', name],
+                                      check=check)
+        return parse_link(out, name) if rc == 0 else None
+
+    def run(self, planner, check_mode=False):
+        """`planner(session) -> (outcome, [ip argument lists])`; the commands run in order
+        unless in check mode."""
+        outcome, commands = planner(self)
+        if not check_mode:
+            for args in commands:
+                self.command(args)
+        return outcome
+
+
+def plan_receiver(params):
+    """A planner for IpLinkSession.run converging the link to `params` (plan_link)."""
+    def planner(session):
+        current = session.show(params['name'])
+        after, commands = plan_link(current, params)
+        return dict(changed=bool(commands), before=current or {}, after=after,
+                    commands=[session.ip + args for args in commands]), commands
+    return planner
+
+
+def reread_link(session, params, outcome):
+    """After the commands, the link as the kernel has it (the outcome's `after`)."""
+    if outcome['changed'] and params['state'] == 'present':
+        outcome['after'] = session.show(params['name'], check=True) or outcome['after']

@@ -18,15 +18,13 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import DiscoveryError
+
 NB_NAMESPACE = 'kube-system'
 NB_SERVICE = 'ovn-nb'
 NB_PORT = 6641
 TLS_SECRET = 'kube-ovn-tls'
 TLS_KEYS = (('ssl_ca_cert', 'cacert'), ('ssl_cert', 'cert'), ('ssl_key', 'key'))
-
-
-class DiscoveryError(Exception):
-    """The cluster does not say where its NB is, or we may not read it."""
 
 
 def in_cluster():

@@ -16,15 +16,15 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovn_nb, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    GRE_KEY_MAX, check_external_ids, check_name, check_text, pod_lsp_names, string_map, unique)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import (
+    pod_lsp_names, unique)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    ERSPAN_SESSION_ID_MAX, GRE_KEY_MAX, check_external_ids, check_name, check_text, string_map)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     attached_ports, mirror_record, ports_by_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
+from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import check_selectors
 
-# ovn-controller writes the index as the tunnel key and erspan_idx; OVS's userspace ERSPAN
-# encapsulation rejects session ids above 10 bits.
-ERSPAN_INDEX_MAX = 1023
 IP_SINK_TYPES = ('gre', 'erspan')
 
 
@@ -38,9 +38,11 @@ def check_mirror_params(params):
 
 
 def check_attachment_params(params):
-    """ovn_lsp_mirror's input, before connecting: the mirror's name and the LSP names the
-    ports and pods give, without repeats (returned, for the monitor condition and plan)."""
+    """ovn_lsp_mirror's input, before connecting: the mirror's name, the selectors, and the
+    LSP names the ports and pods give, without repeats (returned, for the monitor condition
+    and plan)."""
     check_name('mirror', params['mirror'])
+    check_selectors(params.get('selectors'))
     names = unique(list(params['ports']) + pod_lsp_names(params['pods']))
     for name in names:
         check_name('logical switch port', name)
@@ -62,7 +64,7 @@ def normalize_ip(value):
 
 
 def check_index(mirror_type, index):
-    limit = ERSPAN_INDEX_MAX if mirror_type == 'erspan' else GRE_KEY_MAX
+    limit = ERSPAN_SESSION_ID_MAX if mirror_type == 'erspan' else GRE_KEY_MAX
     what = 'ERSPAN index' if mirror_type == 'erspan' else 'GRE key'
     if isinstance(index, bool) or not 0 <= index <= limit:
         raise ValueError('index %r is out of range: the %s of a %s mirror must be within '
@@ -243,16 +245,41 @@ def plan_lsp_attachments(mirror_name, lsp_names, state, exclusive):
     return planner
 
 
-def recount_attachments(module, session, expected, exclusive):
-    """After a commit, the ports each mirror is attached to, read again, and made exact.
+def plan_selected_attachments(mirror_name, named, selected, state, exclusive):
+    """plan_lsp_attachments for the `named` LSPs (which must exist) plus the LSPs of the pods
+    selectors matched, `selected`: those that exist are attached, the others are `pending`
+    (Kube-OVN has not made them yet; the next run attaches them). Which exist is decided
+    inside the transaction, from fresh rows on every retry. With selectors the mirror is
+    exclusive: every other port is detached."""
+    def planner(api):
+        names = ovsdb.RowsByName(api)
+        present, pending = split_existing(names, selected)
+        outcome, commands = plan_lsp_attachments(
+            mirror_name, unique(list(named) + present), state, exclusive)(api, names)
+        outcome['pending'] = pending if state == 'present' else []
+        return outcome, commands
+    return planner
+
+
+def split_existing(names, lsps):
+    """The LSP names in `lsps` that exist, and those that do not (each in order)."""
+    present, missing = [], []
+    for name in lsps:
+        (missing if names.get('Logical_Switch_Port', name) is None else present).append(name)
+    return present, missing
+
+
+def reread_and_trim_attachments(session, expected, exclusive):
+    """After a commit, the ports each mirror is attached to, read again, and trimmed to the
+    plan: the run's second transaction.
 
     `expected`: {mirror name: ports planned}. The plan was made from a read that cannot see
     a port someone else attached meanwhile (see ovn_nb.open_nb); this reads every port that
     has a mirror now, so the ports returned are what the NB holds. For the mirrors in
-    `exclusive`, ports found beyond the plan are detached (one more transaction, verified
-    like the first). Returns ({name: ports now}, {name: ports detached here}).
+    `exclusive`, ports found beyond the plan are detached (verified like the first
+    transaction). Returns ({name: ports now}, {name: ports detached here}).
     """
-    ovn_nb.watch_attached_ports(module, session)
+    ovn_nb.watch_attached_ports(session)
 
     def planner(api):
         final, extra, commands = {}, {}, []
@@ -271,4 +298,15 @@ def recount_attachments(module, session, expected, exclusive):
             final[name] = current
         return (final, extra), commands
 
-    return ovsdb.run_module_plan(module, session, planner)
+    return session.run(planner)
+
+
+def trim_attachments_after_commit(session, outcome, mirror, exclusive):
+    """ovn_lsp_mirror's second transaction: the mirror's ports read again, and with
+    `exclusive` the ports someone attached meanwhile detached; the outcome says so."""
+    final, extra = reread_and_trim_attachments(
+        session, {mirror: outcome['after']['ports']}, [mirror] if exclusive else [])
+    outcome['after']['ports'] = final[mirror]
+    if extra:
+        outcome['changed'] = True
+        outcome['detached'] = sorted(outcome['detached'] + extra[mirror])

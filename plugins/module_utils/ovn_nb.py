@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The OVN Northbound side shared by every OVN module: the connection options (argument
-spec, discovery through Kubernetes), opening the NB with only the rows a run needs, what the
+"""The OVN Northbound side shared by every OVN module: where the NB is (the options, else
+discovery through Kubernetes), opening the NB with only the rows a run needs, what the
 server's schema supports (MirrorSupport), and reading mirrors with their ports.
 
 Planning lives apart: one mirror and its port attachments in ovn_mirror_plan, a declared
@@ -13,10 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import env_fallback
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name, unique
+from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, ovsdb, ovsdb_remotes
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import OvsdbError
+from ansible_collections.kubeovn.mirror.plugins.module_utils.options import DEFAULT_NB_CONNECTION
+from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import unique
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import check_name
 
 try:
     from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl_idl
@@ -24,8 +25,6 @@ except ImportError:  # pragma: no cover - reported through ovsdb.require_ovsdbap
     nb_impl_idl = None
 
 NB_SCHEMA = 'OVN_Northbound'
-DEFAULT_NB_CONNECTION = 'unix:/var/run/ovn/ovnnb_db.sock'
-DEFAULT_TIMEOUT = 30
 
 KNOWN_TYPES = ('gre', 'erspan', 'local', 'lport')
 KNOWN_FILTERS = ('from-lport', 'to-lport', 'both')
@@ -47,22 +46,6 @@ LSP_COLUMNS = ['name', 'mirror_rules']
 # never to the size of the cluster.
 LSP_WITH_MIRRORS = ['mirror_rules', '!=', ['set', []]]
 
-NB_CONNECTION_ARGSPEC = dict(
-    nb_connection=dict(type='str', fallback=(env_fallback, ['OVN_NB_DB'])),
-    ssl_key=dict(type='path', no_log=False),
-    ssl_cert=dict(type='path'),
-    ssl_ca_cert=dict(type='path'),
-    timeout=dict(type='float', default=DEFAULT_TIMEOUT),
-    kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
-    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
-)
-
-
-def nb_argument_spec(**module_options):
-    spec = dict(NB_CONNECTION_ARGSPEC)
-    spec.update(module_options)
-    return spec
-
 
 class MirrorSupport(object):
     """Which mirror types and filters the connected NB schema accepts."""
@@ -71,7 +54,7 @@ class MirrorSupport(object):
         self.schema_version = schema.get('version', 'unknown')
         table = schema.get('tables', {}).get('Mirror')
         if table is None:
-            raise ovsdb.OvsdbError(
+            raise OvsdbError(
                 'the OVN Northbound database (schema %s) has no Mirror table: '
                 'mirrors need OVN >= 22.12' % self.schema_version)
         self.types = self._enum(table, 'type')
@@ -111,19 +94,18 @@ class MirrorSupport(object):
                     mirror_rules=self.has_mirror_rules, matches=self.matches())
 
 
-def connection_settings(module):
+def connection_settings(params, private_dir=None):
     """The NB's ovsdb.ConnectionSettings: the options, else the cluster's published NB, else
     the default.
 
     The cluster is asked (see k8s.discover_nb) only when nb_connection is not set and a
     kubeconfig is given or the module runs inside a pod.
     """
-    params = module.params
-    settings = ovsdb.ConnectionSettings(
+    settings = ovsdb_remotes.ConnectionSettings(
         params['nb_connection'], params['timeout'], ssl_key=params['ssl_key'],
         ssl_cert=params['ssl_cert'], ssl_ca_cert=params['ssl_ca_cert'])
     if not settings.connection and (params['kubeconfig'] or k8s.in_cluster()):
-        endpoint = k8s.discover_nb(params['kubeconfig'], params['context'], module.tmpdir)
+        endpoint = k8s.discover_nb(params['kubeconfig'], params['context'], private_dir)
         settings.connection = endpoint.connection
         for option, path in endpoint.tls.items():
             setattr(settings, option, getattr(settings, option) or path)
@@ -131,13 +113,15 @@ def connection_settings(module):
     return settings
 
 
-def open_nb(module, lsp_names=(), mirror_names=None):
-    """Open the NB for a module run, monitoring only what the run needs; returns the session
-    and the server's MirrorSupport (read once, from the schema fetched to connect).
+def open_nb(params, private_dir=None, lsp_names=(), mirror_names=None):
+    """Open the NB for a module run (`params`: the NB options), monitoring only what the run
+    needs; returns the session, whose `schema_check` is the server's MirrorSupport (read
+    once, from the schema fetched to connect). `private_dir` holds TLS files discovered
+    through the cluster (a module's tmpdir).
 
     Mirrors: every row (a small table) or only `mirror_names`. LSPs: only `name` and
     `mirror_rules`, and only the rows named in `lsp_names` or having a mirror attached.
-    Fails the module with the reason when the database cannot be reached.
+    Raises OvsdbError (with the connection) when the database cannot be reached.
 
     The LSPs are read in two steps because ovsdb-server looks a condition up in a hash only
     when every clause is `==`: one `mirror_rules != []` among thousands of `name ==` clauses
@@ -146,9 +130,10 @@ def open_nb(module, lsp_names=(), mirror_names=None):
     switches to `name ==` clauses only: the names asked for and those ports' names. (Not
     `_uuid ==`: ovsdb-server 3.1 crashed here, SIGSEGV, when other clients changed rows
     such clauses selected.) A port given a mirror by someone else after the first read is not
-    seen before the commit; recount_attachments reads them all again after it.
+    seen before the commit; ovn_mirror_plan.reread_and_trim_attachments reads them all again
+    after it.
     """
-    ovsdb.require_ovsdbapp(module)
+    ovsdb.require_ovsdbapp()
     mirror_condition = None
     if mirror_names is not None:
         mirror_condition = [['name', '==', name] for name in mirror_names] or [False]
@@ -156,32 +141,29 @@ def open_nb(module, lsp_names=(), mirror_names=None):
         ovsdb.TableView('Mirror', MIRROR_COLUMNS, mirror_condition),
         ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, [LSP_WITH_MIRRORS]),
     ]
-    try:
-        settings = connection_settings(module)
-    except k8s.DiscoveryError as exc:
-        module.fail_json(msg=str(exc))
+    settings = connection_settings(params, private_dir)
     try:
         session = ovsdb.open_session(nb_impl_idl.OvnNbApiIdlImpl, NB_SCHEMA, settings, views,
                                      check_schema=MirrorSupport)
-    except (ValueError, ovsdb.OvsdbError) as exc:
-        module.fail_json(msg=str(exc), nb_connection=settings.connection)
-    if lsp_names:
-        try:
-            session.change_condition('Logical_Switch_Port', lambda api: [
-                ['name', '==', name] for name in unique(list(lsp_names) + [
-                    row.name for row in api.tables['Logical_Switch_Port'].rows.values()])])
-        except ovsdb.OvsdbError as exc:
-            session.close()
-            module.fail_json(msg=str(exc), nb_connection=settings.connection)
-    return session, session.schema_check
+        if lsp_names:
+            try:
+                session.change_condition('Logical_Switch_Port', lambda api: [
+                    ['name', '==', name] for name in unique(list(lsp_names) + [
+                        row.name for row in api.tables['Logical_Switch_Port'].rows.values()])])
+            except OvsdbError:
+                session.close()
+                raise
+    except (ValueError, OvsdbError) as exc:
+        raise OvsdbError(str(exc), nb_connection=settings.connection)
+    return session
 
 
-def watch_attached_ports(module, session):
+def watch_attached_ports(session):
     """From now on monitor exactly the LSPs that have a mirror attached (one clause)."""
     try:
         session.change_condition('Logical_Switch_Port', lambda api: [LSP_WITH_MIRRORS])
-    except ovsdb.OvsdbError as exc:
-        module.fail_json(msg='%s (database: %s)' % (exc, ','.join(session.remotes)))
+    except OvsdbError as exc:
+        raise OvsdbError('%s (database: %s)' % (exc.msg, ','.join(session.remotes)))
 
 
 def check_info_params(params):

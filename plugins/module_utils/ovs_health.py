@@ -22,19 +22,23 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb_remotes
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import OvsdbError
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_rows import (
+    KUBE_OVN_MIRROR, OVN_OWNED_KEY, OVS_SCHEMA, mirror_record as ovs_mirror_record)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb_remotes import (
+    ovs_poller, remaining_ms)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import check_name
 
-HAS_PYTHON_OVS, PYTHON_OVS_IMPORT_ERROR = ovsdb.HAS_PYTHON_OVS, ovsdb.PYTHON_OVS_IMPORT_ERROR
-ovs_idl, ovs_poller = ovsdb.ovs_idl, ovsdb.ovs_poller
-
-OVS_SCHEMA = 'Open_vSwitch'
 # The interface types ovn-controller gives a mirror's tunnel port (controller/mirror.c).
 MIRROR_TUNNEL_TYPES = ('gre', 'erspan', 'ip6gre', 'ip6erspan')
 MIRROR_PORT_PREFIX = 'ovn-'
 CHASSIS_TUNNEL_KEY = 'ovn-chassis-id'   # ovn-controller's chassis-to-chassis tunnels
-OVN_OWNED_KEY = 'ovn-owned'
-KUBE_OVN_MIRROR = 'm0'
+
+try:
+    from ovs.db import idl as ovs_idl
+except ImportError:  # pragma: no cover - reported by OvsHealthSession (require_python_ovs)
+    ovs_idl = None
 
 HEALTH_VIEWS = [
     ('Open_vSwitch', ['next_cfg', 'cur_cfg']),
@@ -46,10 +50,6 @@ HEALTH_VIEWS = [
 ]
 
 
-class HealthError(Exception):
-    """A connection, lookup or commit failure, with a message fit for fail_json."""
-
-
 def check_params(params):
     """The module's input, before connecting; ValueError names the offending value."""
     check_name('bridge', params['bridge'])
@@ -57,25 +57,36 @@ def check_params(params):
         raise ValueError('timeout %r must be more than 0 seconds' % params['timeout'])
 
 
-def _remaining_ms(deadline):
-    return max(0, int((deadline - time.time()) * 1000))
-
-
 class OvsHealthSession(object):
     """One python-ovs IDL connection to a node's Open_vSwitch database."""
 
-    def __init__(self, connection, timeout, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
+    def __init__(self, connection, timeout, wait=True):
+        ovsdb_remotes.require_python_ovs()
         self.timeout = timeout
-        self.remotes = ovsdb.parse_remotes(connection)
-        ovsdb.configure_tls(self.remotes, ssl_key, ssl_cert, ssl_ca_cert)
+        self.wait = wait
+        try:
+            self.remotes = ovsdb_remotes.parse_remotes(connection)
+        except ValueError as exc:
+            raise OvsdbError(str(exc), ovs_connection=connection)
         deadline = time.time() + timeout
-        schema = ovsdb.fetch_schema(self.remotes, OVS_SCHEMA, deadline)
+        try:
+            schema = ovsdb_remotes.fetch_schema(self.remotes, OVS_SCHEMA, deadline)
+        except OvsdbError as exc:
+            raise OvsdbError(exc.msg, ovs_connection=connection)
         helper = ovs_idl.SchemaHelper(schema_json=schema)
         for table, columns in HEALTH_VIEWS:
             helper.register_columns(table, columns)
         self.idl = ovs_idl.Idl(','.join(self.remotes), helper)
         self._run_until(lambda: self.idl.has_ever_connected() and self.idl.change_seqno > 0,
                         deadline, 'no initial data from %s' % ','.join(self.remotes))
+
+    def run(self, planner, check_mode=False):
+        """`planner(session) -> (outcome, write)`; `write(txn) -> {outcome updates}` is
+        committed (commit) unless in check mode or None."""
+        outcome, write = planner(self)
+        if write is not None and not check_mode:
+            outcome.update(self.commit(write, self.wait))
+        return outcome
 
     def close(self):
         self.idl.close()
@@ -92,12 +103,12 @@ class OvsHealthSession(object):
             if done():
                 return
             if time.time() >= deadline:
-                raise HealthError('%s within %s s' % (what, self.timeout))
+                raise OvsdbError('%s within %s s' % (what, self.timeout))
             poller = ovs_poller.Poller()
             self.idl.wait(poller)
             if txn is not None:
                 txn.wait(poller)
-            poller.timer_wait(min(_remaining_ms(deadline), 500))
+            poller.timer_wait(min(remaining_ms(deadline), 500))
             poller.block()
 
     def rows(self, table):
@@ -135,8 +146,8 @@ class OvsHealthSession(object):
                 self._run_until(lambda: self.idl.change_seqno != seqno, deadline,
                                 'no update after a refused transaction')
                 continue
-            raise HealthError('the transaction failed (%s): %s'
-                              % (status[0], txn.get_error() or 'no detail'))
+            raise OvsdbError('the transaction failed (%s): %s'
+                             % (status[0], txn.get_error() or 'no detail'))
         if wait and root and status[0] == ovs_idl.Transaction.SUCCESS:
             target = txn.get_increment_new_value()
             self._run_until(lambda: root[0].cur_cfg >= target, deadline,
@@ -149,17 +160,10 @@ def _interface(port):
 
 
 def mirror_record(mirror):
-    return dict(
-        name=mirror.name,
-        ovn_owned=mirror.external_ids.get(OVN_OWNED_KEY) == 'true',
-        kube_ovn=mirror.name == KUBE_OVN_MIRROR,
-        select_all=bool(mirror.select_all),
-        select_src_port=sorted(port.name for port in mirror.select_src_port),
-        select_dst_port=sorted(port.name for port in mirror.select_dst_port),
-        output_port=mirror.output_port[0].name if mirror.output_port else None,
-        output_vlan=mirror.output_vlan[0] if mirror.output_vlan else None,
-        statistics=dict((key, int(value)) for key, value in mirror.statistics.items()),
-    )
+    return dict(ovs_mirror_record(mirror),
+                ovn_owned=mirror.external_ids.get(OVN_OWNED_KEY) == 'true',
+                kube_ovn=mirror.name == KUBE_OVN_MIRROR,
+                statistics=dict((key, int(value)) for key, value in mirror.statistics.items()))
 
 
 def is_ovn_mirror_port(port):
@@ -199,37 +203,40 @@ def read_health(bridge):
     return mirrors, stale, waiting
 
 
-def check_health(session, bridge_name, repair, check_mode, wait):
-    """The health report; with `repair`, the stale ports deleted in one transaction."""
-    bridge = session.bridge(bridge_name)
-    mirrors, stale, waiting = read_health(bridge)
-    report = dict(mirrors=mirrors, stale_ports=[stale_port_record(p) for p in stale],
-                  ports_waiting=waiting, removed=[], changed=False)
-    if not repair or not stale:
-        return report
-    report['removed'] = [port.name for port in stale]
-    report['changed'] = True
-    if check_mode:
-        return report
+def plan_health(bridge_name, repair):
+    """A planner for OvsHealthSession.run: the health report and, with `repair` and stale
+    ports, the write deleting them (the report's `removed`)."""
+    def planner(session):
+        bridge = session.bridge(bridge_name)
+        mirrors, stale, waiting = read_health(bridge)
+        report = dict(mirrors=mirrors, stale_ports=[stale_port_record(p) for p in stale],
+                      ports_waiting=waiting, removed=[], changed=False)
+        if not repair or not stale:
+            return report, None
+        report['removed'] = [port.name for port in stale]
+        report['changed'] = True
 
-    def delete_stale(txn):
-        fresh = session.bridge(bridge_name)
-        dummy, now_stale, dummy = read_health(fresh)
-        # At commit the server checks that nobody changed the bridge's ports or mirrors, or
-        # a mirror's output, since we read them; if they did, we plan again from fresh rows.
-        fresh.verify('ports')
-        fresh.verify('mirrors')
-        for mirror in fresh.mirrors:
-            mirror.verify('output_port')
-        for port in now_stale:
-            fresh.delvalue('ports', port)
-        return [port.name for port in now_stale]
+        def delete_stale(txn):
+            fresh = session.bridge(bridge_name)
+            dummy, now_stale, dummy = read_health(fresh)
+            # At commit the server checks that nobody changed the bridge's ports or mirrors,
+            # or a mirror's output, since we read them; if they did, we plan again from
+            # fresh rows.
+            fresh.verify('ports')
+            fresh.verify('mirrors')
+            for mirror in fresh.mirrors:
+                mirror.verify('output_port')
+            for port in now_stale:
+                fresh.delvalue('ports', port)
+            removed = [port.name for port in now_stale]
+            return dict(removed=removed, changed=bool(removed))
+        return report, delete_stale
+    return planner
 
-    report['removed'] = session.commit(delete_stale, wait)
-    report['changed'] = bool(report['removed'])
-    after = session.bridge(bridge_name)
-    report['mirrors'], dummy, report['ports_waiting'] = read_health(after)
-    return report
+
+def reread_after_repair(session, bridge_name, report):
+    """The report's mirrors and waiting ports as they are after the repair."""
+    report['mirrors'], dummy, report['ports_waiting'] = read_health(session.bridge(bridge_name))
 
 
 def report_diff(report):

@@ -16,8 +16,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    OWNER_KEY, check_iface_name, check_name)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import OWNER_KEY
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    check_iface_name, check_name)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_mirror import (
     bridge_row, insert_port)
 

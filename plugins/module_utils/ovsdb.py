@@ -1,144 +1,37 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Opening an OVSDB connection with ovsdbapp.
-
-The one home for: parsing remotes (unix/tcp/ssl, several for a RAFT cluster), TLS set-up,
-a schema fetch bounded by the caller's timeout, registering only the tables and columns a
-module needs, monitor conditions, and running a planned change as one transaction; and the
-JSON parser python-ovs reads the server's messages with (StdlibJsonParser).
+"""OVSDB sessions with ovsdbapp: registering only the tables and columns a module needs,
+monitor conditions, and running a planned change as one transaction, with the raw operations
+bulk writes use. Reaching the server (remotes, TLS, the schema) is ovsdb_remotes'.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import json
 import logging
-import os
-import re
 import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-# python-ovs alone is what Kube-OVN's ovs-ovn image has (ovs_health needs only it);
-# ovsdbapp is needed by every other module.
-try:
-    from ovs import json as ovs_json
-    from ovs import jsonrpc as ovs_jsonrpc
-    from ovs import poller as ovs_poller
-    from ovs import stream as ovs_stream
-    from ovs.db import idl as ovs_idl
-    HAS_PYTHON_OVS = True
-    PYTHON_OVS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module
-    HAS_PYTHON_OVS = False
-    PYTHON_OVS_IMPORT_ERROR = exc
-    ovs_json = ovs_jsonrpc = ovs_poller = ovs_stream = ovs_idl = None
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import (
+    MissingLibrary, OvsdbError)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb_remotes import (
+    PYTHON_OVS_IMPORT_ERROR, configure_tls, fetch_schema, parse_remotes)
 
-
-_CLOSING = {'{': '}', '[': ']'}
-
-
-class StdlibJsonParser(object):
-    """python-ovs's JSON-RPC reader, with the standard library's C decoder.
-
-    python-ovs reads every message through ``ovs.json.Parser``: a C parser when python-ovs
-    was built against libopenvswitch, which Debian does not ship as a library, else one in
-    pure Python that handles one character per call. At 5,000 ports the rows read and the
-    update the server sends back after the commit took that parser a quarter of the
-    module's time. This one has the same interface (``feed`` returns how much of the text
-    it used, then ``is_done`` and ``finish``). It finds where the message ends by matching
-    brackets outside strings (a regular expression, in C, skips each string whole) and
-    decodes the message with ``json``. Text after the message is left to the reader, which
-    starts a new parser on it. Only an object or an array ends a message (every JSON-RPC
-    message and OVSDB schema is an object); a bare scalar never does.
-    """
-
-    # A string (closed, or cut off by the end of the text, maybe after a backslash), or a
-    # bracket.
-    _TOKENS = re.compile(r'(?P<string>"[^"\\]*(?:\\.[^"\\]*)*)(?P<close>"|\\?\Z)|[][{}]')
-
-    def __init__(self, check_trailer=False):
-        # (check_trailer is python-ovs's; a reader's text may go on after the message.)
-        self._chunks = []
-        self._cut_string = ''
-        self._open = []         # the closing brackets expected, innermost last
-        self._error = None
-        self._done = False
-        self._result = None
-
-    def feed(self, text):
-        if self._done:
-            return 0
-        # A string cut off at the end of the last text is scanned again with this one.
-        scan = self._cut_string + text
-        offset = len(self._cut_string)
-        self._cut_string = ''
-        for token in self._TOKENS.finditer(scan):
-            if token.group('string') is not None:
-                if token.group('close') != '"':
-                    self._cut_string = token.group()
-                continue
-            bracket = token.group()
-            if bracket in '{[':
-                self._open.append(_CLOSING[bracket])
-                continue
-            if not self._open or self._open.pop() != bracket:
-                self._error = 'unbalanced %s' % bracket
-            if self._error or not self._open:
-                used = token.end() - offset
-                self._chunks.append(text[:used])
-                self._finish_message()
-                return used
-        self._chunks.append(text)
-        return len(text)
-
-    def _finish_message(self):
-        message = ''.join(self._chunks)
-        self._chunks = []
-        self._done = True
-        if self._error:
-            self._result = 'invalid JSON: %s in %.80r' % (self._error, message)
-            return
-        try:
-            self._result = json.loads(message)
-        except ValueError as exc:
-            self._result = 'invalid JSON: %s' % exc
-
-    def is_done(self):
-        return self._done
-
-    def finish(self):
-        """The message decoded, or (as python-ovs's parser does) a string saying why not."""
-        if not self._done:
-            return 'unexpected end of input'
-        return self._result
-
-
-if HAS_PYTHON_OVS and ovs_json.PARSER != ovs_json.PARSER_C:
-    ovs_json.Parser = StdlibJsonParser
-
-ovsdbapp_command = idlutils = None
+ovsdbapp_command = idlutils = ovs_idl = None
 OVSDBAPP_IMPORT_ERROR = PYTHON_OVS_IMPORT_ERROR    # ovsdbapp is built on python-ovs
-if HAS_PYTHON_OVS:
+if PYTHON_OVS_IMPORT_ERROR is None:
     try:
+        from ovs.db import idl as ovs_idl
         from ovsdbapp import exceptions as ovsdbapp_exceptions
         from ovsdbapp.backend.ovs_idl import command as ovsdbapp_command
         from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
         from ovsdbapp.backend.ovs_idl import idlutils
-    except ImportError as exc:  # pragma: no cover - reported by the module
+    except ImportError as exc:  # pragma: no cover - reported by require_ovsdbapp
         OVSDBAPP_IMPORT_ERROR = exc
 HAS_OVSDBAPP = idlutils is not None
-
-REMOTE_KINDS = ('unix', 'tcp', 'ssl')
-# A node's Open_vSwitch database, as Kube-OVN's ovs-ovn pod and the host see it.
-DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
-TLS_OPTIONS = ('ssl_key', 'ssl_cert', 'ssl_ca_cert')
-
-# Errors of a TLS remote that mean the handshake failed rather than the socket.
-_TLS_HANDSHAKE_ERRNOS = (errno.EPERM, errno.EPROTO, errno.ECONNRESET)
 
 for _name in ('ovsdbapp', 'ovs'):
     # A module's stdout is its JSON result; library log lines belong nowhere.
@@ -146,126 +39,11 @@ for _name in ('ovsdbapp', 'ovs'):
     logging.getLogger(_name).propagate = False
 
 
-class OvsdbError(Exception):
-    """A connection or transaction failure, with a message fit for fail_json."""
-
-
-def require_ovsdbapp(module):
-    """Fail the module saying how to install ovsdbapp when it cannot be imported."""
+def require_ovsdbapp():
+    """MissingLibrary saying how to install ovsdbapp when it cannot be imported."""
     if not HAS_OVSDBAPP:
-        module.fail_json(msg=missing_required_lib('ovsdbapp'),
-                         exception=str(OVSDBAPP_IMPORT_ERROR))
-
-
-class ConnectionSettings(object):
-    """How to reach one database: the remote(s), the timeout and, for ssl:, the TLS files."""
-
-    def __init__(self, connection, timeout, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
-        self.connection = connection
-        self.timeout = timeout
-        self.ssl_key = ssl_key
-        self.ssl_cert = ssl_cert
-        self.ssl_ca_cert = ssl_ca_cert
-
-
-def parse_remotes(connection):
-    """Split an OVSDB connection string into its remotes and check each one's form.
-
-    Raises ValueError naming the offending remote.
-    """
-    if not connection or not connection.strip():
-        raise ValueError('the connection string is empty')
-    remotes = [part.strip() for part in connection.split(',')]
-    for remote in remotes:
-        kind, sep, rest = remote.partition(':')
-        if not sep or kind not in REMOTE_KINDS or not rest:
-            raise ValueError(
-                "remote %r is not of the form unix:PATH, tcp:IP:PORT or ssl:IP:PORT" % remote)
-        if kind == 'unix':
-            continue
-        host, sep, port = rest.rpartition(':')
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("remote %r needs an address and a port from 1 to 65535" % remote)
-    return remotes
-
-
-def configure_tls(remotes, ssl_key=None, ssl_cert=None, ssl_ca_cert=None):
-    """Give python-ovs the key, certificate and CA when any remote is ssl:."""
-    if not any(remote.startswith('ssl:') for remote in remotes):
-        return
-    paths = {'ssl_key': ssl_key, 'ssl_cert': ssl_cert, 'ssl_ca_cert': ssl_ca_cert}
-    missing = [name for name in TLS_OPTIONS if not paths[name]]
-    if missing:
-        raise ValueError('an ssl: remote needs %s' % ', '.join(missing))
-    for name in TLS_OPTIONS:
-        if not os.access(paths[name], os.R_OK):
-            raise ValueError('%s %r is not a readable file' % (name, paths[name]))
-    ovs_stream.Stream.ssl_set_private_key_file(ssl_key)
-    ovs_stream.Stream.ssl_set_certificate_file(ssl_cert)
-    ovs_stream.Stream.ssl_set_ca_cert_file(ssl_ca_cert)
-
-
-def _describe_error(remote, error):
-    reason = os.strerror(error)
-    if remote.startswith('ssl:') and error in _TLS_HANDSHAKE_ERRNOS:
-        reason = ('TLS handshake failed (%s): is the server certificate signed by '
-                  'ssl_ca_cert, and are ssl_key/ssl_cert accepted by the server?' % reason)
-    return '%s: %s' % (remote, reason)
-
-
-def _remaining_ms(deadline):
-    return max(0, int((deadline - time.time()) * 1000))
-
-
-def _get_schema_from(remote, schema_name, deadline):
-    """Ask one remote for a schema; returns (schema_json, None) or (None, reason)."""
-    error, stream = ovs_stream.Stream.open_block(
-        ovs_stream.Stream.open(remote), _remaining_ms(deadline))
-    if error:
-        return None, _describe_error(remote, error)
-    rpc = ovs_jsonrpc.Connection(stream)
-    try:
-        request = ovs_jsonrpc.Message.create_request('get_schema', [schema_name])
-        error = rpc.send(request)
-        # python-ovs's transact_block() has no deadline; this is the same loop, bounded.
-        while not error:
-            rpc.run()
-            error, reply = rpc.recv()
-            if error == errno.EAGAIN:
-                if time.time() >= deadline:
-                    return None, '%s: no answer within the timeout' % remote
-                wait = ovs_poller.Poller()
-                rpc.wait(wait)
-                rpc.recv_wait(wait)
-                wait.timer_wait(_remaining_ms(deadline))
-                wait.block()
-                error = 0
-                continue
-            if error:
-                break
-            if reply.id != request.id:
-                continue
-            if reply.type == ovs_jsonrpc.Message.T_ERROR:
-                return None, '%s: the server has no %s database (%s)' % (
-                    remote, schema_name, reply.error)
-            return reply.result, None
-        return None, _describe_error(remote, error)
-    finally:
-        rpc.close()
-
-
-def fetch_schema(remotes, schema_name, deadline):
-    """The schema JSON from the first remote that answers, or OvsdbError with every reason."""
-    reasons = []
-    for remote in remotes:
-        if time.time() >= deadline:
-            reasons.append('%s: not tried, the timeout ran out' % remote)
-            continue
-        schema, reason = _get_schema_from(remote, schema_name, deadline)
-        if schema is not None:
-            return schema
-        reasons.append(reason)
-    raise OvsdbError('cannot connect to the %s database: %s' % (schema_name, '; '.join(reasons)))
+        raise MissingLibrary(missing_required_lib('ovsdbapp'),
+                             exception=str(OVSDBAPP_IMPORT_ERROR))
 
 
 class TableView(object):
@@ -294,6 +72,13 @@ class OvsdbSession(object):
 
     def close(self):
         self.api.ovsdb_connection.stop(timeout=5)
+
+    def run(self, planner, check_mode=False):
+        """run_planned on this session; a failed commit names the database."""
+        try:
+            return run_planned(self.api, planner, check_mode)
+        except OvsdbError as exc:
+            raise OvsdbError('%s (database: %s)' % (exc.msg, ','.join(self.remotes)))
 
     def change_condition(self, table, make_condition):
         """Monitor the rows of `table` matching a new condition, and return once the server
@@ -451,23 +236,6 @@ if HAS_OVSDBAPP:
                 for command in commands:
                     command.run_idl(txn)
             self.result = outcome
-
-
-def run_module_plan(module, session, planner):
-    """Commit a planner's change for a module (nothing in check mode); fail the module with
-    the message on bad input, a missing object or a failed commit."""
-    try:
-        return run_planned(session.api, planner, check_mode=module.check_mode)
-    except (ValueError, LookupError) as exc:
-        module.fail_json(msg=str(exc))
-    except OvsdbError as exc:
-        module.fail_json(msg='%s (database: %s)' % (exc, ','.join(session.remotes)))
-
-
-def run_module_read(module, session, read):
-    """`read(api)`'s value, computed from the IDL cache inside a transaction that writes
-    nothing (so it sees one consistent state); fails the module like run_module_plan."""
-    return run_module_plan(module, session, lambda api: (read(api), []))
 
 
 def run_planned(api, planner, check_mode=False):

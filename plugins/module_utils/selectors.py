@@ -16,25 +16,19 @@ __metaclass__ = type
 import re
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_text, lsp_name
-
-# Argument spec of a `selectors` entry (documented in each module that takes selectors).
-SELECTOR_OPTIONS = dict(
-    namespace=dict(type='str'),
-    label_selectors=dict(type='list', elements='str', default=[]),
-    provider=dict(type='str'),
-)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import DiscoveryError
+from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import lsp_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.pods import counts_for_mirrors
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    DNS1123_LABEL, check_text)
 
 _NAME = r'[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?'
 _PREFIX = r'[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?'
 _KEY = re.compile(r'^(%s/)?%s$' % (_PREFIX, _NAME))
 _VALUE = re.compile(r'^(%s)?$' % _NAME)
-_NAMESPACE = re.compile(r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')
 _SET = re.compile(r'^(?P<key>\S+)\s+(?P<op>in|notin)\s+\((?P<values>[^()]*)\)$')
 _EQUALITY = re.compile(r'^(?P<key>[^=!\s]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^=!\s]*)$')
 _EXISTS = re.compile(r'^(?P<op>!?)(?P<key>[^=!\s()]+)$')
-# Pod phases whose LSP Kube-OVN has released (or is about to).
-_FINISHED_PHASES = ('Succeeded', 'Failed')
 
 
 def _check_key(selector, key):
@@ -104,7 +98,7 @@ def check_selectors(selectors, what='selectors'):
         where = '%s[%d]' % (what, index)
         namespace = item.get('namespace')
         labels = list(item.get('label_selectors') or [])
-        if namespace is not None and not _NAMESPACE.match(str(namespace)):
+        if namespace is not None and not DNS1123_LABEL.match(str(namespace)):
             raise ValueError('%s: namespace %r is not a valid namespace name' % (where, namespace))
         if namespace is None and not labels:
             raise ValueError('%s selects every pod of every namespace: give a namespace or '
@@ -124,7 +118,7 @@ def check_selectors(selectors, what='selectors'):
 
 def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
     """The pods matching any of `selectors` now, as dicts {namespace, name, lsp}, sorted by
-    LSP and without repeats. Raises k8s.DiscoveryError when the API cannot be read."""
+    LSP and without repeats. Raises DiscoveryError when the API cannot be read."""
     if not selectors:
         return []
     from kubernetes import client as kube_client
@@ -141,28 +135,20 @@ def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
             pods = k8s.read(lambda: core.list_pod_for_all_namespaces(label_selector=selector),
                             'pods in all namespaces')
         for pod in (pods.items if pods is not None else []):
-            if pod.metadata.deletion_timestamp is not None:
-                continue    # going away: its LSP goes with it
-            if pod.spec is not None and pod.spec.host_network:
-                continue    # no OVN port
-            if pod.status is not None and pod.status.phase in _FINISHED_PHASES:
+            if not counts_for_mirrors(pod):
                 continue
             lsp = lsp_name(pod.metadata.name, pod.metadata.namespace, item.get('provider'))
             found[lsp] = dict(namespace=pod.metadata.namespace, name=pod.metadata.name, lsp=lsp)
     return [found[name] for name in sorted(found)]
 
 
-def matched_pods(module, selectors, require_match=False, what='selectors'):
-    """The pods `selectors` match now (resolve_selectors, with the module's kubeconfig and
-    context); fails the module, writing nothing, when the API cannot be read or when
-    `require_match` is set and nothing matches."""
-    try:
-        matched = resolve_selectors(selectors, module.params.get('kubeconfig'),
-                                    module.params.get('context'))
-    except k8s.DiscoveryError as exc:
-        module.fail_json(msg=str(exc))
+def matched_pods(params, selectors, require_match=False, what='selectors'):
+    """The pods `selectors` match now (resolve_selectors, with the kubeconfig and context in
+    `params`). DiscoveryError when the API cannot be read, or when `require_match` is set
+    and nothing matches: the run then writes nothing."""
+    matched = resolve_selectors(selectors, params.get('kubeconfig'), params.get('context'))
     if require_match and selectors and not matched:
-        module.fail_json(msg='nothing was changed because %s (%s) match no pod '
+        raise DiscoveryError('nothing was changed because %s (%s) match no pod '
                              '(require_match=true)' % (what, describe(selectors)))
     return matched
 

@@ -12,31 +12,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import check_iface_name
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    check_iface_name, kubernetes_name_problem)
 
 PROTOCOLS = {'IPv4': (4,), 'IPv6': (6,), 'Dual': (4, 6)}
 # Kube-OVN names the OVS bridge br-<provider network>, and a NIC name has at most 15 bytes.
 MAX_PROVIDER_NETWORK_NAME = 12
-# Kubernetes object names of cluster-scoped custom resources: DNS-1123 subdomains
-# (k8s.io/apimachinery validation.IsDNS1123Subdomain).
-DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
-MAX_DNS1123_SUBDOMAIN = 253
 # Kube-OVN v1.14's CRDs (dist/images/install.sh): Subnet metadata.name `^[^0-9]`,
 # ProviderNetwork metadata.name maxLength 12 and not `int` (its controller reserves the name).
 RESERVED_PROVIDER_NETWORK_NAMES = ('int',)
-
-
-def _k8s_name_problem(kind, name):
-    """Why the API refuses `name` for a cluster-scoped custom resource, or None."""
-    if not isinstance(name, str) or not name:
-        return '%s name %r must be a non-empty string' % (kind, name)
-    if len(name) > MAX_DNS1123_SUBDOMAIN or not DNS1123_SUBDOMAIN.match(name):
-        return ('%s name %r is not a valid Kubernetes name (lower-case letters, digits, "-" and '
-                '".", starting and ending with a letter or digit, at most %d characters)'
-                % (kind, name, MAX_DNS1123_SUBDOMAIN))
-    return None
 
 
 def name_problems(provider_network_name, vlan_name, subnet_name):
@@ -44,7 +29,7 @@ def name_problems(provider_network_name, vlan_name, subnet_name):
     problems = []
     for kind, name in (('ProviderNetwork', provider_network_name), ('Vlan', vlan_name),
                        ('Subnet', subnet_name)):
-        problem = _k8s_name_problem(kind, name)
+        problem = kubernetes_name_problem(kind, name)
         if problem:
             problems.append(problem)
     if isinstance(provider_network_name, str) and \

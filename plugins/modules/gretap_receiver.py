@@ -65,7 +65,7 @@ options:
     description: Network namespace to act in (C(ip -n NETNS)).
     type: str
   state:
-    description: C(present) or C(absent).
+    description: C(present) creates the link or converges it; C(absent) deletes it.
     type: str
     choices: [present, absent]
     default: present
@@ -104,61 +104,24 @@ commands:
   elements: list
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
+from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            type=dict(type='str', choices=list(gretap.LINK_TYPES), default='gretap'),
-            local=dict(type='str'),
-            remote=dict(type='str'),
-            key=dict(type='int', no_log=False),
-            erspan_index=dict(type='int'),
-            erspan_version=dict(type='int', choices=[1, 2], default=1),
-            dev=dict(type='str'),
-            mtu=dict(type='int'),
-            up=dict(type='bool', default=True),
-            netns=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    checked_params(module, gretap.check_params)
-
-    ip = [module.get_bin_path('ip', required=True)]
-    if params['netns']:
-        ip += ['-n', params['netns']]
-
-    def run(args, check=True):
-        rc, out, err = module.run_command(ip + args)
-        if check and rc != 0:
-            hint = gretap.unsupported_message(params['type'], err)
-            module.fail_json(msg=hint or 'ip %s failed: %s' % (' '.join(args), err.strip()),
-                             rc=rc, stderr=err)
-        return rc, out, err
-
-    rc, out, err = run(['-details', '-json', 'link', 'show', 'dev', params['name']],
-                       check=False)
-    current = gretap.parse_link(out, params['name']) if rc == 0 else None
-    before = current or {}
-    after, commands = gretap.plan_link(current, params)
-
-    if not module.check_mode:
-        for command in commands:
-            run(command)
-        if commands and params['state'] == 'present':
-            rc, out, err = run(['-details', '-json', 'link', 'show', 'dev', params['name']])
-            after = gretap.parse_link(out, params['name']) or after
-    result = dict(changed=bool(commands), link=after, commands=[ip + c for c in commands])
-    if module._diff:
-        result['diff'] = dict(before=before, after=after)
-    module.exit_json(**result)
+    runner.run_module(dict(
+        name=dict(type='str', required=True),
+        type=dict(type='str', choices=list(gretap.LINK_TYPES), default='gretap'),
+        local=dict(type='str'),
+        remote=dict(type='str'),
+        key=dict(type='int', no_log=False),
+        erspan_index=dict(type='int'),
+        erspan_version=dict(type='int', choices=[1, 2], default=1),
+        dev=dict(type='str'),
+        mtu=dict(type='int'),
+        up=dict(type='bool', default=True),
+        netns=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), runs.GretapReceiver())
 
 
 if __name__ == '__main__':

@@ -89,46 +89,16 @@ mirrors:
        conversations: [{src: 10.66.0.10, dst: 10.66.0.11, protocol: icmp, packets: 3, bytes: 294}]}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import capture
+from ansible_collections.kubeovn.mirror.plugins.module_utils import runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            mirrors=dict(type='list', elements='dict', default=[]),
-            expect_packets=dict(type='list', elements='str', default=[]),
-            top=dict(type='int', default=5),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if capture.SCAPY_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('scapy'),
-                         exception=capture.SCAPY_IMPORT_ERROR)
-    mirrors, problem = capture.check_mirrors(params['mirrors'])
-    if problem:
-        module.fail_json(msg=problem)
-    known = set(mirror['name'] for mirror in mirrors)
-    unknown = [name for name in params['expect_packets'] if name not in known]
-    if unknown:
-        module.fail_json(msg='expect_packets names mirrors not given in mirrors: %s'
-                         % ', '.join(unknown))
-    if params['top'] < 0:
-        module.fail_json(msg='top must be 0 or more, got %d' % params['top'])
-    try:
-        report = capture.summarize(params['path'], mirrors, params['top'])
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot read the capture %s: %s' % (params['path'], exc))
-    report['path'] = params['path']
-    silent = capture.silent_mirrors(report, params['expect_packets'])
-    if silent:
-        module.fail_json(msg='no packets from mirror%s %s in the capture %s'
-                         % ('s' if len(silent) > 1 else '', ', '.join(silent), params['path']),
-                         **report)
-    module.exit_json(changed=False, **report)
+    runner.run_module(dict(
+        path=dict(type='path', required=True),
+        mirrors=dict(type='list', elements='dict', default=[]),
+        expect_packets=dict(type='list', elements='str', default=[]),
+        top=dict(type='int', default=5),
+    ), runs.MirrorCaptureReport())
 
 
 if __name__ == '__main__':

@@ -127,56 +127,18 @@ diff:
   sample: {before: {mirror: mirror1, ports: []}, after: {mirror: mirror1, ports: [web-0.shop]}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_plan, ovn_nb, ovn_selected, ovsdb, selectors)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    POD_OPTIONS, checked_params, unique)
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ovn_nb.nb_argument_spec(
-            mirror=dict(type='str', required=True),
-            ports=dict(type='list', elements='str', default=[]),
-            pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            exclusive=dict(type='bool', default=False),
-            selectors=dict(type='list', elements='dict', default=[],
-                           options=selectors.SELECTOR_OPTIONS),
-            require_match=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    names = checked_params(module, ovn_selected.check_attachment_params)
-    matched = selectors.matched_pods(module, params['selectors'], params['require_match'])
-    selected = [pod['lsp'] for pod in matched]
-
-    session, dummy = ovn_nb.open_nb(module, lsp_names=unique(names + selected))
-    exclusive = params['state'] == 'present' and (params['exclusive'] or bool(params['selectors']))
-    with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_attachments(
-            params['mirror'], names, selected, params['state'], params['exclusive'],
-            bool(params['selectors'])))
-        if not module.check_mode:
-            mirror = params['mirror']
-            final, extra = ovn_mirror_plan.recount_attachments(
-                module, session, {mirror: outcome['after']['ports']},
-                [mirror] if exclusive else [])
-            outcome['after']['ports'] = final[mirror]
-            if extra:
-                outcome['changed'] = True
-                outcome['detached'] = sorted(outcome['detached'] + extra[mirror])
-    pending = outcome['pending']
-    result = dict(changed=outcome['changed'], attached=outcome['attached'],
-                  detached=outcome['detached'], ports=outcome['after']['ports'],
-                  selected=[dict(pod, pending=pod['lsp'] in pending) for pod in matched],
-                  pending=pending)
-    if module._diff:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    runner.run_module(options.argument_spec(
+        options.NB_OPTIONS, options.SELECTION_OPTIONS,
+        mirror=dict(type='str', required=True),
+        ports=dict(type='list', elements='str', default=[]),
+        pods=dict(type='list', elements='dict', default=[], options=options.POD_OPTIONS),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        exclusive=dict(type='bool', default=False),
+    ), runs.OvnLspMirror())
 
 
 if __name__ == '__main__':

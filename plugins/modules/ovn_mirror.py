@@ -168,37 +168,21 @@ diff:
   sample: {before: {}, after: {name: mirror1, type: gre, index: 99}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_plan, ovn_nb, ovsdb)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, ovn_nb, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ovn_nb.nb_argument_spec(
-            name=dict(type='str', required=True),
-            type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
-            index=dict(type='int'),
-            filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
-            sink=dict(type='str'),
-            external_ids=dict(type='dict'),
-            expires=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        supports_check_mode=True,
-    )
-    checked_params(module, ovn_mirror_plan.check_mirror_params)
-
-    session, support = ovn_nb.open_nb(module, mirror_names=[module.params['name']])
-    with session:
-        outcome = ovsdb.run_module_plan(
-            module, session, ovn_mirror_plan.plan_mirror(module.params, support))
-    result = dict(changed=outcome['changed'], mirror=outcome['after'])
-    if module._diff:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    runner.run_module(options.argument_spec(
+        options.NB_OPTIONS,
+        name=dict(type='str', required=True),
+        type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
+        index=dict(type='int'),
+        filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
+        sink=dict(type='str'),
+        external_ids=dict(type='dict'),
+        expires=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), runs.OvnMirror())
 
 
 if __name__ == '__main__':

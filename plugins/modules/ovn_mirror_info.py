@@ -99,27 +99,11 @@ supports:
       sample: 'OVN 22.12/23.03, as in Kube-OVN 1.12: types gre and erspan, filters from-lport and to-lport'
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovn_nb, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ovn_nb.nb_argument_spec(name=dict(type='str')),
-        supports_check_mode=True,
-    )
-    name = module.params['name']
-    checked_params(module, ovn_nb.check_info_params)
-    session, support = ovn_nb.open_nb(
-        module, mirror_names=[name] if name is not None else None)
-    with session:
-        mirrors = ovsdb.run_module_read(
-            module, session, lambda api: ovn_nb.read_mirrors(api, name))
-    for mirror in mirrors:
-        mirror.update(expiry.time_left(mirror['external_ids']))
-    module.exit_json(changed=False, mirrors=mirrors, supports=support.as_dict())
+    runner.run_module(options.argument_spec(options.NB_OPTIONS, name=dict(type='str')), runs.OvnMirrorInfo())
 
 
 if __name__ == '__main__':

@@ -207,14 +207,10 @@ diff:
   sample: {before: [], after: [{name: web-egress, ports: [web-0.shop]}]}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, ovn_nb, runner, runs
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovn_mirror_plan, ovn_mirror_set, ovn_nb, ovn_selected, ovsdb, selectors)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    POD_OPTIONS, checked_params, unique)
-
-MIRROR_OPTIONS = dict(
+MIRROR_OPTIONS = options.argument_spec(
+    options.SELECTION_OPTIONS,
     name=dict(type='str', required=True),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
@@ -224,57 +220,17 @@ MIRROR_OPTIONS = dict(
     external_ids=dict(type='dict', default={}),
     expires=dict(type='str'),
     ports=dict(type='list', elements='str', default=[]),
-    pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
-    selectors=dict(type='list', elements='dict', default=[],
-                   options=selectors.SELECTOR_OPTIONS),
-    require_match=dict(type='bool', default=False),
+    pods=dict(type='list', elements='dict', default=[], options=options.POD_OPTIONS),
 )
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ovn_nb.nb_argument_spec(
-            mirrors=dict(type='list', elements='dict', required=True, options=MIRROR_OPTIONS),
-            owner=dict(type='str', default='kubeovn.mirror'),
-            purge=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    checked_params(module, ovn_selected.check_mirror_set_params)
-    matched = {}
-    for item in params['mirrors']:
-        if item['selectors'] and item['state'] == 'present':
-            matched[item['name']] = selectors.matched_pods(
-                module, item['selectors'], item['require_match'],
-                'mirror %r: selectors' % item['name'])
-    selected = dict((name, [pod['lsp'] for pod in pods]) for name, pods in matched.items())
-    lsp_names = unique(ovn_mirror_set.mirror_set_lsp_names(params['mirrors'])
-                       + sum(selected.values(), []))
-    session, support = ovn_nb.open_nb(module, lsp_names=lsp_names)
-    with session:
-        outcome = ovsdb.run_module_plan(module, session, ovn_selected.plan_selected_mirror_set(
-            params['mirrors'], selected, params['owner'], params['purge'], support))
-        if not module.check_mode:
-            # Declared mirrors are exact: ports someone attached meanwhile are detached.
-            expected = dict((record['name'], record['ports']) for record in outcome['after'])
-            final, extra = ovn_mirror_plan.recount_attachments(module, session, expected,
-                                                               list(expected))
-            for record in outcome['after']:
-                record['ports'] = final[record['name']]
-            if extra:
-                outcome['changed'] = True
-                outcome['updated'] = sorted(set(outcome['updated']) | set(extra))
-    pending = outcome['pending']
-    result = dict(changed=outcome['changed'], created=outcome['created'],
-                  updated=outcome['updated'], deleted=outcome['deleted'],
-                  expired=outcome['expired'],
-                  mirrors=outcome['after'], pending=pending,
-                  selected=dict((name, [dict(pod, pending=pod['lsp'] in pending.get(name, []))
-                                        for pod in pods]) for name, pods in matched.items()))
-    if module._diff:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    runner.run_module(options.argument_spec(
+        options.NB_OPTIONS,
+        mirrors=dict(type='list', elements='dict', required=True, options=MIRROR_OPTIONS),
+        owner=dict(type='str', default='kubeovn.mirror'),
+        purge=dict(type='bool', default=False),
+    ), runs.OvnMirrors())
 
 
 if __name__ == '__main__':

@@ -104,16 +104,10 @@ options:
     type: bool
     default: false
   state:
-    description: C(present) or C(absent).
+    description: C(present) creates the mirror or updates it in place; C(absent) deletes it.
     type: str
     choices: [present, absent]
     default: present
-  timeout:
-    description:
-      - Seconds for connecting and, separately, for the transaction, and for ovs-vswitchd to
-        create a port made with O(create_output).
-    type: float
-    default: 30
 requirements:
   - ovsdbapp >= 2.18 (Python, on the node)
   - iproute2 (C(ip)) on the node, to bring up an output port made with O(create_output)
@@ -185,65 +179,27 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
-
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovs_mirror, ovs_selected, ovsdb, selectors)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
-    POD_OPTIONS, checked_params)
+    options, ovs_mirror, runner, runs)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            bridge=dict(type='str', default='br-int'),
-            output_port=dict(type='str', default='mirror0'),
-            create_output=dict(type='bool', default=False),
-            output_vlan=dict(type='int'),
-            select_all=dict(type='bool', default=False),
-            ports=dict(type='list', elements='str', default=[]),
-            lsps=dict(type='list', elements='str', default=[]),
-            pods=dict(type='list', elements='dict', default=[], options=POD_OPTIONS),
-            direction=dict(type='str', choices=list(ovs_mirror.DIRECTION_COLUMNS),
-                           default='both'),
-            snaplen=dict(type='int'),
-            external_ids=dict(type='dict'),
-            force=dict(type='bool', default=False),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
-            wait=dict(type='bool', default=True),
-            timeout=dict(type='float', default=30),
-            selectors=dict(type='list', elements='dict', default=[],
-                           options=selectors.SELECTOR_OPTIONS),
-            require_match=dict(type='bool', default=False),
-            kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
-            context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    checked_params(module, ovs_selected.check_params)
-    make_ready = checked_params(module, ovs_mirror.output_readiness_applies)
-    matched = []
-    if params['selectors'] and params['state'] == 'present':
-        matched = selectors.matched_pods(module, params['selectors'])
-
-    session = ovs_mirror.open_ovs(module)
-    with session:
-        outcome = ovsdb.run_module_plan(module, session, ovs_selected.plan_selected_local_mirror(
-            params, matched, params['require_match'] and bool(params['selectors']),
-            'selectors (%s)' % selectors.describe(params['selectors'])))
-    result = dict(changed=outcome['changed'], mirror=outcome['after'],
-                  selected=outcome['selected'])
-    if outcome['created_output'] and make_ready and not module.check_mode:
-        result['commands'] = [ovs_mirror.make_output_ready(
-            module, outcome['created_output'], params['timeout'])]
-    if outcome['statistics']:
-        result['statistics'] = outcome['statistics']
-    if module._diff:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    runner.run_module(options.argument_spec(
+        options.OVS_NODE_OPTIONS, options.KUBE_OPTIONS, options.SELECTION_OPTIONS,
+        name=dict(type='str', required=True),
+        output_port=dict(type='str', default='mirror0'),
+        create_output=dict(type='bool', default=False),
+        output_vlan=dict(type='int'),
+        select_all=dict(type='bool', default=False),
+        ports=dict(type='list', elements='str', default=[]),
+        lsps=dict(type='list', elements='str', default=[]),
+        pods=dict(type='list', elements='dict', default=[], options=options.POD_OPTIONS),
+        direction=dict(type='str', choices=list(ovs_mirror.DIRECTION_COLUMNS), default='both'),
+        snaplen=dict(type='int'),
+        external_ids=dict(type='dict'),
+        force=dict(type='bool', default=False),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), runs.OvsLocalMirror())
 
 
 if __name__ == '__main__':

@@ -44,10 +44,6 @@ options:
     description: Delete the stale ports (C(stale_ports)).
     type: bool
     default: false
-  timeout:
-    description: Seconds for connecting and, separately, for the transaction.
-    type: float
-    default: 30
 requirements:
   - python-ovs (C(ovs) on PyPI, C(python3-openvswitch) in Debian and Kube-OVN's images) on the node
 notes:
@@ -119,41 +115,14 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_health, ovsdb
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bridge=dict(type='str', default='br-int'),
-            repair=dict(type='bool', default=False),
-            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
-            wait=dict(type='bool', default=True),
-            timeout=dict(type='float', default=30),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not ovs_health.HAS_PYTHON_OVS:
-        module.fail_json(msg=missing_required_lib('ovs (python3-openvswitch)'),
-                         exception=str(ovs_health.PYTHON_OVS_IMPORT_ERROR))
-    checked_params(module, ovs_health.check_params)
-    try:
-        session = ovs_health.OvsHealthSession(params['ovs_connection'], params['timeout'])
-    except (ValueError, ovs_health.HealthError, ovsdb.OvsdbError) as exc:
-        module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
-    with session:
-        try:
-            report = ovs_health.check_health(session, params['bridge'], params['repair'],
-                                             module.check_mode, params['wait'])
-        except (LookupError, ovs_health.HealthError) as exc:
-            module.fail_json(msg=str(exc), ovs_connection=params['ovs_connection'])
-    if module._diff:
-        report['diff'] = ovs_health.report_diff(report)
-    module.exit_json(**report)
+    runner.run_module(options.argument_spec(
+        options.OVS_NODE_OPTIONS,
+        repair=dict(type='bool', default=False),
+    ), runs.OvsMirrorHealth())
 
 
 if __name__ == '__main__':

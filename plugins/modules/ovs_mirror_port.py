@@ -40,12 +40,6 @@ options:
   mirror_id:
     description: The C(sink) of the NB local mirror(s) to deliver here; default O(name).
     type: str
-  timeout:
-    description:
-      - Seconds for connecting and, separately, for the transaction, and for ovs-vswitchd to
-        create the port.
-    type: float
-    default: 30
   state:
     description: C(present) sets the key (creating the port if needed); C(absent) removes it.
     type: str
@@ -94,40 +88,16 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    ovs_mirror, ovs_mirror_port, ovsdb)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import checked_params
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='str', default='mirror0'),
-            bridge=dict(type='str', default='br-int'),
-            mirror_id=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            ovs_connection=dict(type='str', default=ovsdb.DEFAULT_OVS_CONNECTION),
-            wait=dict(type='bool', default=True),
-            timeout=dict(type='float', default=30),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    mirror_id = checked_params(module, ovs_mirror_port.check_params)
-    make_ready = checked_params(module, ovs_mirror.output_readiness_applies)
-    session = ovs_mirror.open_ovs(module)
-    with session:
-        outcome = ovsdb.run_module_plan(module, session, ovs_mirror_port.plan_mirror_port(
-            params, mirror_id))
-    result = dict(changed=outcome['changed'], port=outcome['after'])
-    if outcome['created'] and make_ready and not module.check_mode:
-        result['commands'] = [ovs_mirror.make_output_ready(
-            module, outcome['created'], params['timeout'])]
-    if module._diff:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    runner.run_module(options.argument_spec(
+        options.OVS_NODE_OPTIONS,
+        name=dict(type='str', default='mirror0'),
+        mirror_id=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ), runs.OvsMirrorPort())
 
 
 if __name__ == '__main__':

@@ -109,7 +109,7 @@ class Nb:
                                                               'OVN_Northbound'],
                               check=True, capture_output=True, text=True, timeout=60).stdout
 
-    def _rows(self, table, columns):
+    def rows(self, table, columns):
         """Every row of `table` as ovn-nbctl reads it (names compared in Python, so any
         unicode or quoting in a name is fine)."""
         out = self.nbctl('--format=json', '--columns=' + ','.join(columns), 'list', table)
@@ -118,15 +118,15 @@ class Nb:
 
     def mirror(self, name):
         """The mirror row as ovn-nbctl sees it, or None."""
-        for row in self._rows('Mirror', ['name', 'type', 'index', 'filter', 'sink',
-                                         'external_ids']):
+        for row in self.rows('Mirror', ['name', 'type', 'index', 'filter', 'sink',
+                                        'external_ids']):
             if row['name'] == name:
                 row['external_ids'] = dict(row['external_ids'][1])
                 return row
         return None
 
     def mirror_uuid(self, name):
-        for row in self._rows('Mirror', ['_uuid', 'name']):
+        for row in self.rows('Mirror', ['_uuid', 'name']):
             if row['name'] == name:
                 return row['_uuid'][1]
         return ''
@@ -137,7 +137,7 @@ class Nb:
         if not uuid:
             return []
         ports = []
-        for row in self._rows('Logical_Switch_Port', ['name', 'mirror_rules']):
+        for row in self.rows('Logical_Switch_Port', ['name', 'mirror_rules']):
             rules = row['mirror_rules']
             uuids = [rules[1]] if rules[0] == 'uuid' else [u[1] for u in rules[1]]
             if uuid in uuids:

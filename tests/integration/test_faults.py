@@ -171,10 +171,12 @@ def write_path(request, monkeypatch):
 
 
 def _open_nb_session(nb):
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_nb, ovsdb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+        ovn_nb, ovsdb, ovsdb_remotes)
     from ovsdbapp.schema.ovn_northbound import impl_idl
     return ovsdb.open_session(
-        impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound', ovsdb.ConnectionSettings(nb.connection, 10),
+        impl_idl.OvnNbApiIdlImpl, 'OVN_Northbound',
+        ovsdb_remotes.ConnectionSettings(nb.connection, 10),
         [ovsdb.TableView('Mirror', ovn_nb.MIRROR_COLUMNS),
          ovsdb.TableView('Logical_Switch_Port', ovn_nb.LSP_COLUMNS)])
 
@@ -217,7 +219,8 @@ def test_port_deleted_between_plan_and_commit_is_replanned(nb, write_path):
 
 def test_mirror_deleted_between_plan_and_commit_is_replanned(nb):
     """The raw operations check the mirror too (python-ovs sends no check for a row it
-    does not write, so before 3.4 only the recount after the commit notices this)."""
+    does not write, so before 3.4 only the second transaction after the commit notices
+    this)."""
     from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
     nb.add_ports(['web-0.default'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
@@ -251,41 +254,28 @@ def test_both_write_paths_attach_and_detach_only_this_mirror(nb, write_path):
     assert nb.ports_of('other') == ['web-0.default', 'web-1.default']
 
 
-class _ModuleStandIn:
-    """What ovn_nb.open_nb and ovsdb.run_module_plan use of an AnsibleModule, so a test can
-    act between a module's read and its commit."""
-    check_mode = False
-    tmpdir = None
-
-    def __init__(self, connection):
-        self.params = dict(nb_connection=connection, timeout=10, ssl_key=None, ssl_cert=None,
-                           ssl_ca_cert=None, kubeconfig=None, context=None)
-
-    def fail_json(self, **result):
-        raise AssertionError(result)
-
-
 @pytest.mark.parametrize('exclusive', [True, False], ids=['exclusive', 'additive'])
 def test_a_port_attached_by_someone_else_after_the_read_is_counted(nb, exclusive):
     """The read before a commit monitors only the ports asked for and those having a mirror
     (ovn_nb.open_nb). A port someone attaches after it is invisible to the plan; the
-    recount after the commit finds it: reported, and detached when the mirror is exclusive."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-        ovn_mirror_plan, ovn_nb, ovsdb)
+    second transaction after the commit finds it: reported, and detached when the mirror is
+    exclusive."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovn_nb
     nb.add_ports(['web-0.default', 'web-1.default', 'db-0.shop'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
-    module = _ModuleStandIn(nb.connection)
-    session, dummy = ovn_nb.open_nb(module, lsp_names=['web-0.default'])
+    params = dict(nb_connection=nb.connection, timeout=10, ssl_key=None, ssl_cert=None,
+                  ssl_ca_cert=None, kubeconfig=None, context=None)
+    session = ovn_nb.open_nb(params, lsp_names=['web-0.default'])
     with session:
         nb.nbctl('lsp-attach-mirror', 'db-0.shop', 'mirror1')
-        outcome = ovsdb.run_module_plan(module, session, ovn_mirror_plan.plan_lsp_attachments(
+        outcome = session.run(ovn_mirror_plan.plan_lsp_attachments(
             'mirror1', ['web-0.default'], 'present', exclusive))
         # The plan could not see db-0 ...
         assert outcome['after']['ports'] == ['web-0.default'], outcome
         assert nb.ports_of('mirror1') == ['db-0.shop', 'web-0.default']
-        # ... the recount does.
-        final, extra = ovn_mirror_plan.recount_attachments(
-            module, session, {'mirror1': outcome['after']['ports']},
+        # ... the second transaction does.
+        final, extra = ovn_mirror_plan.reread_and_trim_attachments(
+            session, {'mirror1': outcome['after']['ports']},
             ['mirror1'] if exclusive else [])
     if exclusive:
         assert extra == {'mirror1': ['db-0.shop']} and final == {'mirror1': ['web-0.default']}

@@ -150,91 +150,143 @@ def test_bad_rulebook_variables_fail_at_start(tmp_path, kube, variables, message
     assert rulebook.runs() == 0 and left == []
 
 
+class Followed:
+    """The rulebook's scenario: mirror follow1 declared in an inventory over the pods labelled
+    app=follow, the NB's pod switch, the stand-in playing Kube-OVN's controller and
+    ansible-rulebook running kubeovn.mirror.follow_mirrors; stop() stops the last two."""
+
+    NAMESPACE = 'default'
+
+    def __init__(self, workdir, kube, nb):
+        self.kube, self.nb = kube, nb
+        nb.nbctl('ls-add', LAB_SWITCH)
+        mirror = dict(name='follow1', type='gre', index=7, filter='from-lport', sink=SINK,
+                      selectors=[{'namespace': self.NAMESPACE, 'label_selectors': ['app=follow']}])
+        inventory = write_inventory(workdir, {'mirrors_nb_connection': nb.connection,
+                                              'mirrors_kubeconfig': kube.kubeconfig,
+                                              'kubeovn_mirrors': [mirror]})
+        self.standin = ClusterStandIn(kube.kubeconfig, node=nb, interval=0.2).start()
+        self.rulebook = Rulebook(workdir, inventory, {
+            'follow_mirrors_selectors': mirror['selectors'],
+            'follow_mirrors_kubeconfig': kube.kubeconfig, 'follow_mirrors_repair': False})
+
+    def port(self, name):
+        return '%s.%s' % (name, self.NAMESPACE)
+
+    def attached(self):
+        return self.nb.ports_of('follow1')
+
+    def lsps(self):
+        return set(row['name'] for row in self.nb.rows('Logical_Switch_Port', ['name']))
+
+    def make_pods(self, names, labels=None):
+        for name in names:
+            make_pod(self.kube, self.NAMESPACE, name, labels or {'app': 'follow'}, node=NODE)
+
+    def delete_pods(self, names):
+        for name in names:
+            self.kube.core.delete_namespaced_pod(name, self.NAMESPACE, grace_period_seconds=0)
+
+    def wait_idle(self, quiet=5, timeout=60):
+        """Until every playbook the rulebook started has ended and its log has been quiet for
+        `quiet` seconds, more than its 3 s coalescing window: no converge is left to come."""
+        seen = dict(size=-1, since=time.monotonic())
+
+        def idle():
+            log = self.rulebook.log_text()
+            if len(log) != seen['size']:
+                seen.update(size=len(log), since=time.monotonic())
+            ended = log.count('PLAY [') == log.count('PLAY RECAP')
+            return ended and time.monotonic() - seen['since'] >= quiet
+        wait_until(idle, timeout, 'the rulebook idle for %s s' % quiet, interval=0.2)
+
+    def stop(self):
+        """Stop the rulebook and the stand-in; the pids of the rulebook's process group still
+        alive (none expected)."""
+        try:
+            return self.rulebook.stop()
+        finally:
+            self.standin.stop()
+
+
+def startup_converge_creates_the_mirror(followed):
+    """Returns how many converges the rulebook ran at start."""
+    wait_until(lambda: followed.nb.mirror('follow1'), 120,
+               'the start-up converge created the mirror', interval=0.5)
+    started = followed.rulebook.runs()
+    assert started >= 1     # the log counts the converges the rulebook ran
+    return started
+
+
+def a_new_pod_is_attached_then_detached_once_deleted(followed):
+    followed.make_pods(['web-0'])
+    followed.make_pods(['db-0'], {'app': 'db'})         # not selected
+    wait_until(lambda: followed.port('web-0') in followed.lsps(), 30,
+               'the stand-in made the LSP', interval=0.1)
+    appeared = time.monotonic()
+    wait_until(lambda: followed.attached() == [followed.port('web-0')], 60,
+               'the rulebook attached web-0', interval=0.2)
+    print('lag from LSP to mirror attached: %.1f s' % (time.monotonic() - appeared))
+    followed.delete_pods(['web-0'])
+    wait_until(lambda: followed.attached() == [], 60, 'the rulebook detached web-0',
+               interval=0.2)
+
+
+def a_rollout_of_50_pods_ends_exact_after_few_converges(followed, started):
+    """50 pods, then all 50 recreated in one go (as a rollout of a 50-replica set does): the
+    mirror ends exact after a few coalesced converges."""
+    nb, rulebook = followed.nb, followed.rulebook
+    names = ['web-%d' % i for i in range(1, 51)]
+    wanted = sorted(followed.port(name) for name in names)
+    followed.make_pods(names)
+    wait_until(lambda: followed.attached() == wanted, 180, 'all 50 attached', interval=0.5)
+    old = set(nb.nbctl('--bare', '--columns=_uuid', 'find', 'Logical_Switch_Port',
+                       'name!=x').split())
+    before = rulebook.runs()
+    followed.delete_pods(names)
+    followed.make_pods(names)
+    recreated = time.monotonic()
+
+    def new_ports_attached():
+        rows = nb.rows('Logical_Switch_Port', ['_uuid', 'name', 'mirror_rules'])
+        fresh = [row['name'] for row in rows if row['_uuid'][1] not in old
+                 and row['mirror_rules'] != ['set', []]]
+        return sorted(fresh) == wanted and followed.attached() == wanted
+    wait_until(new_ports_attached, 180, 'the 50 recreated pods\' new ports attached',
+               interval=0.5)
+    settled = time.monotonic() - recreated
+    followed.wait_idle()        # any coalescing window still open closes, its converge ends
+    caused = rulebook.runs() - before
+    print('50 pods recreated: mirror exact after %.1f s, %d converge(s) (%d at start)'
+          % (settled, caused, started))
+    assert followed.attached() == wanted
+    assert caused <= 5, caused
+
+
+def a_pod_is_followed_after_an_apiserver_restart(followed):
+    """The API server restarts under the running rulebook: the source reconnects, lists
+    again (its resourceVersion was compacted meanwhile) and the next pod is followed."""
+    kube, rulebook = followed.kube, followed.rulebook
+    kube.stop_apiserver()
+    wait_until(lambda: 'watch failed' in rulebook.output(), 60,
+               'the source noticing the API server was gone', interval=0.2)
+    kube.start_apiserver()
+    followed.make_pods(['after-restart'])
+    wait_until(lambda: followed.port('after-restart') in followed.attached(), 120,
+               'the rulebook following a pod after the restart', interval=0.5)
+    assert rulebook.proc.poll() is None     # it never stopped
+
+
 def test_rulebook_follows_rollouts_and_an_apiserver_restart(tmp_path, compacting, nb):
     """ansible-rulebook runs the rulebook (on the compacting control plane, so that the watch
     it resumes after the API server's restart has been compacted: 410 Gone, listed again)."""
-    kube, namespace = compacting, 'default'
-    nb.nbctl('ls-add', LAB_SWITCH)
-    mirror = dict(name='follow1', type='gre', index=7, filter='from-lport', sink=SINK,
-                  selectors=[{'namespace': namespace, 'label_selectors': ['app=follow']}])
-    inventory = write_inventory(tmp_path, {'mirrors_nb_connection': nb.connection,
-                                           'mirrors_kubeconfig': kube.kubeconfig,
-                                           'kubeovn_mirrors': [mirror]})
-    standin = ClusterStandIn(kube.kubeconfig, node=nb, interval=0.2).start()
-    rulebook = Rulebook(tmp_path, inventory, {
-        'follow_mirrors_selectors': mirror['selectors'],
-        'follow_mirrors_kubeconfig': kube.kubeconfig, 'follow_mirrors_repair': False})
-
-    def port(name):
-        return '%s.%s' % (name, namespace)
-
-    def attached():
-        return nb.ports_of('follow1')
-
-    def lsps():
-        return set(row['name'] for row in nb._rows('Logical_Switch_Port', ['name']))
+    followed = Followed(tmp_path, compacting, nb)
     try:
-        # the start-up converge creates the mirror
-        wait_until(lambda: nb.mirror('follow1'), 120,
-                   'the start-up converge created the mirror', interval=0.5)
-        started = rulebook.runs()
-        assert started >= 1     # the log counts the converges the rulebook ran
-
-        make_pod(kube, namespace, 'web-0', {'app': 'follow'}, node=NODE)
-        make_pod(kube, namespace, 'db-0', {'app': 'db'}, node=NODE)
-        wait_until(lambda: port('web-0') in lsps(), 30, 'the stand-in made the LSP', interval=0.1)
-        appeared = time.monotonic()
-        wait_until(lambda: attached() == [port('web-0')], 60,
-                   'the rulebook attached web-0', interval=0.2)
-        lag = time.monotonic() - appeared
-        print('lag from LSP to mirror attached: %.1f s' % lag)
-
-        kube.core.delete_namespaced_pod('web-0', namespace, grace_period_seconds=0)
-        wait_until(lambda: attached() == [], 60, 'the rulebook detached web-0', interval=0.2)
-
-        # 50 pods, then all 50 recreated in one go (as a rollout of a 50-replica set does):
-        # the mirror ends exact after a few coalesced converges
-        names = ['web-%d' % i for i in range(1, 51)]
-        wanted = sorted(port(name) for name in names)
-        for name in names:
-            make_pod(kube, namespace, name, {'app': 'follow'}, node=NODE)
-        wait_until(lambda: attached() == wanted, 180, 'all 50 attached', interval=0.5)
-        old = set(nb.nbctl('--bare', '--columns=_uuid', 'find', 'Logical_Switch_Port',
-                           'name!=x').split())
-        before = rulebook.runs()
-        for name in names:
-            kube.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-        for name in names:
-            make_pod(kube, namespace, name, {'app': 'follow'}, node=NODE)
-        recreated = time.monotonic()
-
-        def new_ports_attached():
-            rows = nb._rows('Logical_Switch_Port', ['_uuid', 'name', 'mirror_rules'])
-            fresh = [row['name'] for row in rows if row['_uuid'][1] not in old
-                     and row['mirror_rules'] != ['set', []]]
-            return sorted(fresh) == wanted and attached() == wanted
-        wait_until(new_ports_attached, 180, 'the 50 recreated pods\' new ports attached',
-                   interval=0.5)
-        settled = time.monotonic() - recreated
-        time.sleep(6)       # any coalescing window still open closes
-        caused = rulebook.runs() - before
-        print('50 pods recreated: mirror exact after %.1f s, %d converge(s) (%d at start)'
-              % (settled, caused, started))
-        assert attached() == wanted
-        assert caused <= 5, caused
-
-        # The API server restarts under the running rulebook: the source reconnects, lists
-        # again (its resourceVersion was compacted meanwhile) and the next pod is followed.
-        kube.stop_apiserver()
-        wait_until(lambda: 'watch failed' in rulebook.output(), 60,
-                   'the source noticing the API server was gone', interval=0.2)
-        kube.start_apiserver()
-        make_pod(kube, namespace, 'after-restart', {'app': 'follow'}, node=NODE)
-        wait_until(lambda: port('after-restart') in attached(), 120,
-                   'the rulebook following a pod after the restart', interval=0.5)
-        assert rulebook.proc.poll() is None     # it never stopped
+        started = startup_converge_creates_the_mirror(followed)
+        a_new_pod_is_attached_then_detached_once_deleted(followed)
+        a_rollout_of_50_pods_ends_exact_after_few_converges(followed, started)
+        a_pod_is_followed_after_an_apiserver_restart(followed)
     finally:
-        left = rulebook.stop()
-        standin.stop()
+        left = followed.stop()
     assert left == [], left
-    assert 'Traceback' not in rulebook.output(), rulebook.output()
+    assert 'Traceback' not in followed.rulebook.output(), followed.rulebook.output()

@@ -175,7 +175,7 @@ def test_an_apiserver_port_taken_meanwhile_starts_the_control_plane_again(
         plane.start()
         assert calls == [3, 3]
         assert str(taken_port) not in plane.server
-        assert plane._ready()
+        assert plane.ready()
     finally:
         plane.stop()
     assert processes_naming(tmp_path) == {}

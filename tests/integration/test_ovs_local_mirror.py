@@ -169,8 +169,7 @@ def planned_twice(ovs, params, meanwhile):
     """Run the OVS planner once through module_utils, doing `meanwhile()` (another client's
     change) right after the first plan; the plannings and the outcome (or the error)."""
     from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_mirror
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
-    from ovsdbapp.schema.open_vswitch import impl_idl
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb, ovsdb_remotes
     defaults = dict(bridge='br-int', output_port='mirror0', create_output=False,
                     output_vlan=None, select_all=False, ports=[], lsps=[], pods=[],
                     direction='both', snaplen=None, external_ids=None, force=False,
@@ -187,7 +186,7 @@ def planned_twice(ovs, params, meanwhile):
         return outcome
     views = [ovsdb.TableView(table, columns) for table, columns in ovs_mirror.OVS_VIEWS]
     with ovsdb.open_session(ovs_mirror.NoWaitOvsdbIdl, 'Open_vSwitch',
-                            ovsdb.ConnectionSettings(ovs.server.unix, 10), views) as session:
+                            ovsdb_remotes.ConnectionSettings(ovs.server.unix, 10), views) as session:
         try:
             return plans, ovsdb.run_planned(session.api, planning)
         except LookupError as exc:

@@ -37,95 +37,146 @@ def ovn_installed(lab, port):
                      'external_ids:ovn-installed').strip('"') == 'true'
 
 
-def test_init_mirror_breaks_remote_mirroring_and_repair_restores_it(lab, tmp_path):
+def appears_within(seconds, condition):
+    """Whether `condition()` holds at some moment within `seconds` (polled, returning as soon
+    as it does)."""
+    try:
+        wait_until(condition, seconds, 'the condition', interval=0.2)
+    except TimeoutError:
+        return False
+    return True
+
+
+class Scenario:
+    """What the phases of one scenario share; `passed` lists the phases that passed."""
+
+    def __init__(self, lab, workdir):
+        self.lab, self.workdir = lab, workdir
+        self.passed = []
+
+
+@pytest.fixture(scope='class')
+def hm1(lab, tmp_path_factory):
+    """A remote mirror hm1 of web-0's traffic, realised and warmed up; afterwards the pod the
+    scenario added and what kube-ovn-cni added are removed, and hm1 with them."""
     lab.nbctl('mirror-add', 'hm1', 'gre', '99', 'from-lport', SINK_IP)
     lab.nbctl('lsp-attach-mirror', 'web-0.default', 'hm1')
-    lab.wait_tunnel('hm1')
-    lab.wait_mirror_realised('hm1', src=True, dst=False)
-    lab.ping('web-0', WEB1_IP, count=2)           # warm-up: tunnel neighbour and flows
-    before = copies(lab)
-    assert len(before) >= 3, before
-
-    healthy = health(lab, tmp_path, repair=True)
-    assert healthy['changed'] is False and healthy['stale_ports'] == [], healthy
-    hm1 = [m for m in healthy['mirrors'] if m['name'] == 'hm1']
-    assert hm1 and hm1[0]['ovn_owned'] and hm1[0]['output_port'] == 'ovn-hm1', healthy
-    assert hm1[0]['select_src_port'] == ['kmlweb0h'] and 'tx_packets' in hm1[0]['statistics']
-
-    # Kube-OVN's part: kube-ovn-cni restarts (e.g. the cni_mirror role rolled it out).
-    log_size = len(open(lab.path('ovn-controller.log')).read())
-    lab.vsctl(*INIT_MIRROR)
     try:
+        lab.wait_tunnel('hm1')
+        lab.wait_mirror_realised('hm1', src=True, dst=False)
+        lab.ping('web-0', WEB1_IP, count=2)           # warm-up: tunnel neighbour and flows
+        yield Scenario(lab, tmp_path_factory.mktemp('health'))
+    finally:
+        lab.nbctl('--if-exists', 'lsp-del', NEW_POD[1])
+        undo_kube_ovn_cni(lab, 'hm1')
+
+
+class TestInitMirrorBreaksRemoteMirroringAndRepairRestoresIt:
+    """One scenario, a test per phase, in order: a phase runs only after the earlier ones
+    passed (else it is skipped, naming them)."""
+
+    @pytest.fixture(autouse=True)
+    def in_order(self, request, hm1):
+        phases = [name for name in vars(type(self)) if name.startswith('test_')]
+        earlier = phases[:phases.index(request.function.__name__)]
+        missing = [name for name in earlier if name not in hm1.passed]
+        if missing:
+            pytest.skip('needs the earlier phase(s) %s, which did not pass' % ', '.join(missing))
+        failures = request.session.testsfailed
+        yield
+        if request.session.testsfailed == failures:
+            hm1.passed.append(request.function.__name__)
+
+    def test_a_healthy_node_has_nothing_to_repair(self, hm1):
+        hm1.before = copies(hm1.lab)
+        assert len(hm1.before) >= 3, hm1.before
+        healthy = health(hm1.lab, hm1.workdir, repair=True)
+        assert healthy['changed'] is False and healthy['stale_ports'] == [], healthy
+        mirror = [m for m in healthy['mirrors'] if m['name'] == 'hm1']
+        assert mirror and mirror[0]['ovn_owned'], healthy
+        assert mirror[0]['output_port'] == 'ovn-hm1', healthy
+        assert mirror[0]['select_src_port'] == ['kmlweb0h'], healthy
+        assert 'tx_packets' in mirror[0]['statistics'], healthy
+
+    def test_init_mirror_wipes_the_mirror_and_its_copies(self, hm1):
+        """Kube-OVN's part: kube-ovn-cni restarts (e.g. the cni_mirror role rolled it out)."""
+        lab = hm1.lab
+        log_size = len(open(lab.path('ovn-controller.log')).read())
+        lab.vsctl(*INIT_MIRROR)
         assert bridge_state(lab)[1] == ['m0']
         assert 'ovn-hm1' in bridge_state(lab)[0]
         wait_until(lambda: 'constraint violation' in
                    open(lab.path('ovn-controller.log')).read()[log_size:], 15,
                    'ovn-controller failing on the stale port')
         lab.appctl('ovs-vswitchd.ctl', 'revalidator/purge')
-        wiped = copies(lab)
-        assert wiped == [], 'no copies after the wipe: %s' % wiped
+        hm1.wiped = copies(lab)
+        assert hm1.wiped == [], 'no copies after the wipe: %s' % hm1.wiped
 
-        # A pod started after the wipe: its port never gets ovn-installed.
+    def test_a_pod_started_after_the_wipe_gets_no_ovn_installed(self, hm1):
+        lab = hm1.lab
         name, lsp, mac, ip = NEW_POD
         lab.nbctl('lsp-add', 'ovn-default', lsp, '--', 'lsp-set-addresses', lsp,
                   '%s %s' % (mac, ip))
-        port = lab._namespace(name, 'br-int', mac, ip + '/24')
-        lab.vsctl('set', 'Interface', port, 'external_ids:iface-id=' + lsp)
-        time.sleep(8)   # Kube-OVN's CNI gives up after 30 s; 8 s is four failed retries
-        assert not ovn_installed(lab, port)
+        hm1.port = lab.add_namespace(name, 'br-int', mac, ip + '/24')
+        lab.vsctl('set', 'Interface', hm1.port, 'external_ids:iface-id=' + lsp)
+        # Kube-OVN's CNI gives up after 30 s; 8 s is four of its failed retries.
+        assert not appears_within(8, lambda: ovn_installed(lab, hm1.port))
 
-        # Report only: nothing changes, the stale port and the waiting pod are named.
-        state = bridge_state(lab)
-        report = health(lab, tmp_path, diff=True, python=NODE_PYTHON)
+    def test_report_only_names_the_stale_port_and_the_waiting_pod(self, hm1):
+        lab = hm1.lab
+        hm1.state = bridge_state(lab)
+        report = health(lab, hm1.workdir, diff=True, python=NODE_PYTHON)
         assert report['changed'] is False and report['removed'] == [], report
         assert [p['name'] for p in report['stale_ports']] == ['ovn-hm1'], report
-        assert report['stale_ports'][0]['remote_ip'] == SINK_IP
-        assert report['stale_ports'][0]['key'] == '99' and report['stale_ports'][0]['type'] == 'gre'
-        assert port in [w['port'] for w in report['ports_waiting']], report
+        stale = report['stale_ports'][0]
+        assert stale['remote_ip'] == SINK_IP and stale['key'] == '99', stale
+        assert stale['type'] == 'gre', stale
+        assert hm1.port in [w['port'] for w in report['ports_waiting']], report
         assert [m['name'] for m in report['mirrors']] == ['m0'], report
         assert report['diff']['before'] == report['diff']['after'], report
-        assert bridge_state(lab) == state
+        assert bridge_state(lab) == hm1.state
 
-        # Check mode: says what it would delete, deletes nothing.
-        dry = health(lab, tmp_path, repair=True, check=True, diff=True)
+    def test_check_mode_says_what_it_would_delete_and_deletes_nothing(self, hm1):
+        dry = health(hm1.lab, hm1.workdir, repair=True, check=True, diff=True)
         assert dry['changed'] is True and dry['removed'] == ['ovn-hm1'], dry
         assert dry['diff'] == {'before': {'stale_ports': ['ovn-hm1']},
                                'after': {'stale_ports': []}}, dry
-        assert bridge_state(lab) == state
+        assert bridge_state(hm1.lab) == hm1.state
 
-        # The repair, run as on a node: only python-ovs.
+    def test_the_repair_on_a_node_deletes_only_the_stale_port(self, hm1):
+        """Run as on a node: only python-ovs."""
+        lab, state = hm1.lab, hm1.state
         stale_uuid = port_uuid(lab, 'ovn-hm1')
         assert stale_uuid, 'InitMirror left no ovn-hm1 port to repair'
-        repaired_at = time.monotonic()
-        fixed = health(lab, tmp_path, repair=True, python=NODE_PYTHON)
+        hm1.repaired_at = time.monotonic()
+        fixed = health(lab, hm1.workdir, repair=True, python=NODE_PYTHON)
         assert fixed['changed'] is True and fixed['removed'] == ['ovn-hm1'], fixed
         # The stale row is gone; ovn-controller may already have made a new ovn-hm1.
         assert port_uuid(lab, 'ovn-hm1') != stale_uuid
         assert set(bridge_state(lab)[0]) - {'ovn-hm1'} == set(state[0]) - {'ovn-hm1'}
         assert 'mirror0' in bridge_state(lab)[0] and 'm0' in bridge_state(lab)[1]
 
-        # ovn-controller recreates the mirror and its port, and finishes the new pod.
+    def test_ovn_controller_then_restores_the_mirror_and_the_new_pod(self, hm1):
+        lab, port = hm1.lab, hm1.port
         wait_until(lambda: ovn_installed(lab, port), 15, 'ovn-installed on %s' % port,
                    interval=0.1)
-        installed_seconds = time.monotonic() - repaired_at
+        installed_seconds = time.monotonic() - hm1.repaired_at
         lab.wait_tunnel('hm1')
         lab.wait_mirror_realised('hm1', src=True, dst=False)
-        mirror_seconds = time.monotonic() - repaired_at
+        mirror_seconds = time.monotonic() - hm1.repaired_at
         lab.ping('web-0', WEB1_IP, count=2)
         after = copies(lab)
         assert len(after) >= 3, after
-        counts = (len(before), len(wiped), len(after), mirror_seconds, installed_seconds)
         print('copies before %d, after wipe %d, after repair %d; mirror back after %.1f s, '
-              'ovn-installed after %.1f s' % counts)
+              'ovn-installed after %.1f s' % (len(hm1.before), len(hm1.wiped), len(after),
+                                              mirror_seconds, installed_seconds))
 
-        again = health(lab, tmp_path, repair=True, diff=True)
+    def test_a_second_repair_has_nothing_to_do(self, hm1):
+        again = health(hm1.lab, hm1.workdir, repair=True, diff=True)
         assert again['changed'] is False and again['stale_ports'] == [], again
         assert again['removed'] == [] and not [w for w in again['ports_waiting']
-                                               if w['port'] == port], again
+                                               if w['port'] == hm1.port], again
         assert sorted(m['name'] for m in again['mirrors']) == ['hm1', 'm0'], again
-    finally:
-        lab.nbctl('--if-exists', 'lsp-del', NEW_POD[1])
-        undo_kube_ovn_cni(lab, 'hm1')
 
 
 def test_repair_playbook_on_the_nodes_of_an_inventory(lab, tmp_path):

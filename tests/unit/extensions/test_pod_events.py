@@ -1,13 +1,18 @@
-"""The event source kubeovn.mirror.pod_events: its arguments and what makes an event (pure
-logic on kubernetes' own model objects; the source itself runs against the real apiserver in
-tests/integration/test_follow_mirrors.py)."""
+"""The event source kubeovn.mirror.pod_events: its arguments, its documentation, how
+ansible-rulebook loads it and what makes an event (pure logic on kubernetes' own model objects;
+the source itself runs against the real apiserver in tests/integration/test_follow_mirrors.py)."""
 
 import datetime
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 from kubernetes.client import (V1ObjectMeta, V1Pod, V1PodCondition, V1PodSpec, V1PodStatus)
 
 from ansible_collections.kubeovn.mirror.extensions.eda.plugins.event_source import pod_events
+from tools.collection import ensure_collection_link
 
 WEB = [{'namespace': 'default', 'label_selectors': ['app=web']}]
 
@@ -27,28 +32,49 @@ def pod(name='web-0', labels=None, annotations=None, ready=False, node='n1', pha
 
 def test_defaults_filled_in():
     assert pod_events.check_args({'selectors': WEB}) == dict(
-        selectors=WEB, kubeconfig=None, context=None, cni=True, cni_namespace='kube-system',
-        cni_label_selector='app=kube-ovn-cni', resync_interval=600, backoff_max=30,
-        watch_timeout=300)
+        selectors=[dict(WEB[0], provider=None)], kubeconfig=None, context=None, cni=True,
+        cni_namespace='kube-system', cni_label_selector='app=kube-ovn-cni', resync_interval=600,
+        backoff_max=30, watch_timeout=300)
+
+
+def test_none_is_as_if_not_given():
+    """What a rulebook's `{{ variable | default(None) }}` gives."""
+    assert pod_events.check_args({'selectors': WEB, 'kubeconfig': None, 'cni': None,
+                                  'resync_interval': None}) == pod_events.check_args(
+        {'selectors': WEB})
+
+
+def test_label_selectors_as_the_modules_take_them():
+    """The modules' spec: a comma-separated string is a list (then each is checked)."""
+    checked = pod_events.check_args({'selectors': [{'label_selectors': 'app=web,tier=db'}]})
+    assert checked['selectors'][0]['label_selectors'] == ['app=web', 'tier=db']
+    with pytest.raises(pod_events.ArgumentError, match='malformed'):
+        pod_events.check_args({'selectors': [{'label_selectors': 'app in (a,b)'}]})
 
 
 @pytest.mark.parametrize('args, message', [
     ({}, 'selectors must be a non-empty list'),
     ({'selectors': []}, 'selectors must be a non-empty list'),
     ({'selectors': 'app=web'}, "got 'app=web'"),
-    ({'selectors': [{'label_selectors': 'app=web'}]}, 'label_selectors must be a list'),
-    ({'selectors': [{'namespace': 'default', 'labels': ['a']}]}, 'unknown key(s) labels'),
+    ({'selectors': [{'namespace': 'default', 'labels': ['a']}]},
+     'unknown argument(s) selectors.labels'),
     ({'selectors': [{}]}, 'selects every pod of every namespace'),
     ({'selectors': [{'namespace': 'Bad_NS'}]}, "namespace 'Bad_NS' is not a valid"),
+    ({'selectors': [{'label_selectors': ['app in ()']}]},
+     "selectors[0]: label selector 'app in ()': in () needs at least one value"),
     ({'selectors': WEB, 'resync': 60}, 'unknown argument(s) resync'),
-    ({'selectors': WEB, 'cni': 'yes'}, "cni must be true or false, got 'yes'"),
+    ({'selectors': WEB, 'cni': 'maybe'}, "argument 'cni' is of type str and we were unable to "
+                                         "convert to bool: The value 'maybe' is not a valid"),
     ({'selectors': WEB, 'backoff_max': 0}, 'backoff_max must be a number of seconds >= 1'),
     ({'selectors': WEB, 'watch_timeout': True}, 'watch_timeout must be a number'),
+    ({'selectors': WEB, 'resync_interval': 'often'},
+     "resync_interval must be a number of seconds >= 0, got 'often'"),
     ({'selectors': WEB, 'cni_label_selector': 'app in ()'}, 'cni_label_selector: label'),
 ])
 def test_bad_arguments_are_named(args, message):
     with pytest.raises(pod_events.ArgumentError) as raised:
         pod_events.check_args(args)
+    assert str(raised.value).startswith('kubeovn.mirror.pod_events: ')
     assert message in str(raised.value)
 
 
@@ -99,3 +125,46 @@ def test_cni_events_only_on_readiness_and_deletion():
     assert pod_events.cni_event(key, None, ready)['change'] == 'ready'
     assert pod_events.cni_event(key, ready, starting)['change'] == 'not_ready'
     assert pod_events.cni_event(key, ready, None)['change'] == 'deleted'
+
+
+def test_documentation_is_the_spec():
+    """DOCUMENTATION and EXAMPLES parse, and document each option of the spec as it is."""
+    doc = yaml.safe_load(pod_events.DOCUMENTATION)
+    assert doc['short_description'] and doc['description']
+
+    def documented(options):
+        return dict((name, dict((key, value) for key, value in option.items()
+                                if key in ('type', 'elements', 'required', 'default')))
+                    for name, option in options.items())
+
+    def specified(spec):
+        return dict((name, dict((key, value) for key, value in option.items()
+                                if key in ('type', 'elements', 'required', 'default')))
+                    for name, option in spec.items())
+    assert documented(doc['options']) == specified(pod_events.ARGUMENT_SPEC)
+    assert documented(doc['options']['selectors']['suboptions']) == specified(
+        pod_events.ARGUMENT_SPEC['selectors']['options'])
+    examples = yaml.safe_load(pod_events.EXAMPLES)
+    source = examples[0]['sources'][0]['kubeovn.mirror.pod_events']
+    assert pod_events.check_args(source)['selectors'][1]['provider'] == 'net1.storage.ovn'
+
+
+def test_ansible_rulebook_loads_it_by_path(tmp_path):
+    """ansible-rulebook runs a source with runpy.run_path, with no ansible_collections on
+    sys.path: the source finds this collection's module_utils through ansible's collection
+    loader, where ANSIBLE_COLLECTIONS_PATH (as ansible-galaxy) says the collection is."""
+    collections = ensure_collection_link()
+    path = os.path.join(collections, 'ansible_collections', 'kubeovn', 'mirror', 'extensions',
+                        'eda', 'plugins', 'event_source', 'pod_events.py')
+    script = ('import runpy, sys\n'
+              'assert not [p for p in sys.path if p.rstrip("/").endswith("build")]\n'
+              'source = runpy.run_path(%r)\n'
+              'print(source["check_args"]({"selectors": [{"namespace": "default"}]})["cni"])\n'
+              'print(source["counts_for_mirrors"].__module__)\n' % path)
+    env = dict((name, value) for name, value in os.environ.items() if name != 'PYTHONPATH')
+    env['ANSIBLE_COLLECTIONS_PATH'] = collections
+    done = subprocess.run([sys.executable, '-c', script], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        'True', 'ansible_collections.kubeovn.mirror.plugins.module_utils.pods'], done.stdout

@@ -2,128 +2,229 @@
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeovn.mirror.pod_events: an Event-Driven Ansible source of the pod changes that can change
-a mirror, for the rulebook kubeovn.mirror.follow_mirrors.
+a mirror, for the rulebook kubeovn.mirror.follow_mirrors (DOCUMENTATION below says what it
+puts on the queue and takes).
 
-It lists, then watches, the pods each of `selectors` chooses (the same form as the modules'
-`selectors`: namespace, label_selectors, provider) and the kube-ovn-cni pods, and puts small
-events on the queue only when something a mirror depends on changed:
-
-  {"kubeovn_mirror": {"type": "pod", "change": "added|changed|deleted", "selector": 0,
-                      "namespace": "...", "name": "...", "lsp": "<pod>.<namespace>",
-                      "labels": {...}, "node": "...", "ready": true, "addressed": true}}
-  {"kubeovn_mirror": {"type": "cni", "change": "ready|not_ready|deleted", "node": "...",
-                      "namespace": "kube-system", "name": "kube-ovn-cni-xxxxx"}}
-  {"kubeovn_mirror": {"type": "resync", "reason": "start|interval"}}
-
-`addressed` is Kube-OVN's `<provider>.kubernetes.io/allocated` annotation: the controller sets
-it once the pod's LSP exists, so that is when a converge can attach it. A pod's status
-heartbeats, its resourceVersion and annotations nobody mirrors by are not events.
-
-Each watch resumes from the last resourceVersion it saw; on `410 Gone` (or after the
-connection was lost) it lists again and emits the differences, so nothing is lost; connection
-errors back off, doubling up to `backoff_max` seconds. The source never returns on its own (a
-returning source ends the rulebook); it stops when cancelled. It logs no token or
-kubeconfig content.
-
-Arguments:
-  selectors         list, required: the pods to follow (validated as the modules do)
-  kubeconfig        path (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
-  context           kubeconfig context
-  cni               bool, default true: follow the kube-ovn-cni pods too
-  cni_namespace     default kube-system
-  cni_label_selector  default app=kube-ovn-cni (Kube-OVN's DaemonSet pod label)
-  resync_interval   seconds between `resync` events (default 600, 0: only at start)
-  backoff_max       seconds, the longest wait between reconnection attempts (default 30)
-  watch_timeout     seconds one watch request lasts before it is renewed (default 300)
+ansible-rulebook runs a source by its path, and sets up no `ansible_collections` package for it
+(ansible's collection loader, which does for the plugins ansible runs, is not installed there,
+and its import hooks would not let ansible-rulebook load its own filters by path afterwards).
+So, unless one is already importable (as in the tests), the source makes `ansible_collections`
+the namespace package of the collections paths ansible is configured with, where ansible-galaxy,
+and so ansible-rulebook, found this collection, then imports its module_utils as every plugin of
+the collection does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.machinery
+import importlib.util
 import logging
-import os
 import sys
 import threading
+
+if 'ansible_collections' not in sys.modules:
+    from ansible import constants
+    _SPEC = importlib.machinery.PathFinder.find_spec(
+        'ansible_collections', list(constants.COLLECTIONS_PATHS) + sys.path)
+    if _SPEC is not None:
+        sys.modules['ansible_collections'] = importlib.util.module_from_spec(_SPEC)
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
+from ansible.module_utils.errors import UnsupportedError  # noqa: E402
+
+from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s  # noqa: E402
+from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import (  # noqa: E402
+    lsp_name)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.options import (  # noqa: E402
+    KUBE_OPTIONS, SELECTOR_OPTIONS, argument_spec)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.pods import (  # noqa: E402
+    counts_for_mirrors)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import (  # noqa: E402
+    check_label_selector, check_selectors)
+
+DOCUMENTATION = r"""
+---
+short_description: Pod changes that can change a Kube-OVN mirror
+description:
+  - Lists, then watches, the pods each of O(selectors) chooses and the kube-ovn-cni pods, and
+    puts a small event on the queue only when something a mirror depends on changed, for the
+    rulebook C(kubeovn.mirror.follow_mirrors).
+  - 'A pod event: C({"kubeovn_mirror": {"type": "pod", "change": "added|changed|deleted",
+    "selector": 0, "namespace": ..., "name": ..., "lsp": "<pod>.<namespace>", "labels": {...},
+    "node": ..., "ready": true, "addressed": true}}).'
+  - 'A kube-ovn-cni event: C({"kubeovn_mirror": {"type": "cni",
+    "change": "ready|not_ready|deleted", "node": ..., "namespace": "kube-system",
+    "name": "kube-ovn-cni-xxxxx"}}).'
+  - 'A C({"kubeovn_mirror": {"type": "resync", "reason": "start|interval"}}) event once the
+    pods are listed, then every O(resync_interval) seconds.'
+  - C(addressed) is Kube-OVN's C(<provider>.kubernetes.io/allocated) annotation, set once the
+    pod's logical switch port exists, so that is when a converge can attach it. A pod being
+    deleted, on the host network or finished (Succeeded, Failed) has no port to mirror and
+    counts as gone. A pod's status heartbeats, its resourceVersion and annotations no mirror
+    depends on are not events; a label change that takes a pod out of a selector is a
+    C(deleted) for that selector.
+  - Each watch resumes from the last resourceVersion it saw; on C(410 Gone), or after the
+    connection was lost, it lists again and emits the differences, so nothing is lost.
+    Connection errors back off, doubling up to O(backoff_max) seconds.
+  - The source never returns on its own (a returning source ends the rulebook); it stops when
+    cancelled. It logs no token or kubeconfig content.
+  - Bad arguments stop it at start with a message naming the value.
+options:
+  selectors:
+    description:
+      - The pods to follow, in the modules' O(selectors) form, checked as the modules check
+        them.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      namespace:
+        description:
+          - The pods' namespace; all namespaces when omitted (then O(selectors[].label_selectors)
+            is required).
+        type: str
+      label_selectors:
+        description:
+          - Label selectors in kubernetes.core's form (V(app=web), V(tier in (a,b))), all of
+            which a pod matches.
+        type: list
+        elements: str
+        default: []
+      provider:
+        description:
+          - The provider of an attachment network; the events' C(lsp) is then
+            C(<pod>.<namespace>.<provider>), and C(addressed) that provider's annotation.
+        type: str
+  kubeconfig:
+    description:
+      - The kubeconfig file. Without it, C(K8S_AUTH_KUBECONFIG), C($KUBECONFIG),
+        C(~/.kube/config), then the in-cluster service account.
+    type: path
+  context:
+    description:
+      - The kubeconfig context (default C(K8S_AUTH_CONTEXT), then the current context).
+    type: str
+  cni:
+    description:
+      - Follow the kube-ovn-cni pods too (the C(cni) events).
+    type: bool
+    default: true
+  cni_namespace:
+    description:
+      - The namespace of the kube-ovn-cni pods.
+    type: str
+    default: kube-system
+  cni_label_selector:
+    description:
+      - The label selector of the kube-ovn-cni pods (Kube-OVN's DaemonSet pod label).
+    type: str
+    default: app=kube-ovn-cni
+  resync_interval:
+    description:
+      - Seconds between C(resync) events; V(0) for one at start only.
+    type: float
+    default: 600
+  backoff_max:
+    description:
+      - The longest wait, in seconds (at least V(1)), between reconnection attempts.
+    type: float
+    default: 30
+  watch_timeout:
+    description:
+      - Seconds (at least V(5)) one watch request lasts before it is renewed.
+    type: float
+    default: 300
+"""
+
+EXAMPLES = r"""
+- name: Follow the declared mirrors
+  hosts: all
+  sources:
+    - kubeovn.mirror.pod_events:
+        selectors:
+          - namespace: default
+            label_selectors:
+              - app=web
+          - namespace: storage
+            label_selectors:
+              - tier in (db,cache)
+            provider: net1.storage.ovn
+        kubeconfig: /etc/eda/kubeconfig
+        resync_interval: 600
+  rules:
+    - name: Converge when a selected pod got its port or went
+      condition: >-
+        event.kubeovn_mirror.type == "pod" and
+        (event.kubeovn_mirror.change == "deleted" or event.kubeovn_mirror.addressed == true)
+      action:
+        run_playbook:
+          name: kubeovn.mirror.mirrors
+"""
 
 LOG = logging.getLogger('kubeovn.mirror.pod_events')
 DEFAULT_CNI_SELECTOR = 'app=kube-ovn-cni'
 ALLOCATED = '%s.kubernetes.io/allocated'
-_FINISHED_PHASES = ('Succeeded', 'Failed')
-_ARGS = {'selectors', 'kubeconfig', 'context', 'cni', 'cni_namespace', 'cni_label_selector',
-         'resync_interval', 'backoff_max', 'watch_timeout'}
 
-
-def _collection_utils():
-    """The collection's module_utils (selector checks, the API client), importable from this
-    file's place in an ansible_collections tree when ansible-rulebook runs it by path."""
-    try:
-        from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, selectors
-    except ImportError:
-        root = os.path.abspath(__file__)
-        for dummy in range(8):
-            root = os.path.dirname(root)
-        if os.path.isdir(os.path.join(root, 'ansible_collections')) and root not in sys.path:
-            sys.path.insert(0, root)
-        from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, selectors
-    return k8s, selectors
+ARGUMENT_SPEC = argument_spec(
+    KUBE_OPTIONS,
+    selectors=dict(type='list', elements='dict', required=True, options=SELECTOR_OPTIONS),
+    cni=dict(type='bool', default=True),
+    cni_namespace=dict(type='str', default='kube-system'),
+    cni_label_selector=dict(type='str', default=DEFAULT_CNI_SELECTOR),
+    resync_interval=dict(type='float', default=600),
+    backoff_max=dict(type='float', default=30),
+    watch_timeout=dict(type='float', default=300),
+)
+# The least each number of seconds may be (a spec has no minimum).
+LEAST_SECONDS = dict(resync_interval=0, backoff_max=1, watch_timeout=5)
 
 
 class ArgumentError(ValueError):
     """The source's arguments are wrong; the message names the offending value."""
 
+    def __init__(self, message):
+        super().__init__('kubeovn.mirror.pod_events: %s' % message)
+
 
 def check_args(args):
-    """The arguments with defaults filled in; ArgumentError naming what is wrong."""
-    dummy, selectors = _collection_utils()
-    unknown = sorted(set(args) - _ARGS)
-    if unknown:
-        raise ArgumentError('kubeovn.mirror.pod_events: unknown argument(s) %s (known: %s)'
-                            % (', '.join(unknown), ', '.join(sorted(_ARGS))))
+    """The arguments checked against ARGUMENT_SPEC, with defaults filled in; ArgumentError
+    naming what is wrong. A None value (a rulebook's `default(None)`) is as if not given."""
+    args = dict((name, value) for name, value in args.items() if value is not None)
     undefined = sorted(name for name, value in args.items()
                        if type(value).__name__.endswith('Undefined'))
     if undefined:
         # a rulebook's {{ variable }} that nobody set (e.g. follow_mirrors_selectors)
-        raise ArgumentError('kubeovn.mirror.pod_events: %s undefined: set the rulebook '
-                            'variable that gives %s' % (', '.join(undefined) + (
-                                ' is' if len(undefined) == 1 else ' are'),
-                                'it' if len(undefined) == 1 else 'them'))
+        raise ArgumentError('%s %s undefined: set the rulebook variable that gives %s' % (
+            ', '.join(undefined), 'is' if len(undefined) == 1 else 'are',
+            'it' if len(undefined) == 1 else 'them'))
+    # What the spec would convert but the source takes only as given: a list of mappings, and
+    # numbers that are not booleans (a string would be split, `true` taken for 1).
     wanted = args.get('selectors')
     if not isinstance(wanted, list) or not wanted or \
             not all(isinstance(item, dict) for item in wanted):
-        raise ArgumentError('kubeovn.mirror.pod_events: selectors must be a non-empty list of '
-                            '{namespace, label_selectors, provider}, got %r' % (wanted,))
-    for index, item in enumerate(wanted):
-        extra = sorted(set(item) - set(selectors.SELECTOR_OPTIONS))
-        if extra:
-            raise ArgumentError('kubeovn.mirror.pod_events: selectors[%d] has unknown key(s) %s'
-                                % (index, ', '.join(extra)))
-        labels = item.get('label_selectors') or []
-        if isinstance(labels, str) or not isinstance(labels, list):
-            raise ArgumentError('kubeovn.mirror.pod_events: selectors[%d]: label_selectors '
-                                'must be a list, got %r' % (index, labels))
+        raise ArgumentError('selectors must be a non-empty list of {namespace, label_selectors, '
+                            'provider}, got %r' % (wanted,))
+    for name, least in LEAST_SECONDS.items():
+        value = args.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < least:
+            raise ArgumentError('%s must be a number of seconds >= %s, got %r'
+                                % (name, least, value))
+    result = ArgumentSpecValidator(ARGUMENT_SPEC).validate(args)
+    if result.error_messages:
+        raise ArgumentError('; '.join(
+            ('unknown argument(s) %s' if isinstance(error, UnsupportedError) else '%s')
+            % error.error_message for error in result.errors.errors))
+    checked = result.validated_parameters
     try:
-        selectors.check_selectors(wanted)
+        check_selectors(checked['selectors'])
     except ValueError as exc:
-        raise ArgumentError('kubeovn.mirror.pod_events: %s' % exc)
-    checked = dict(selectors=wanted, kubeconfig=args.get('kubeconfig'),
-                   context=args.get('context'), cni=args.get('cni', True),
-                   cni_namespace=args.get('cni_namespace') or 'kube-system',
-                   cni_label_selector=args.get('cni_label_selector') or DEFAULT_CNI_SELECTOR)
-    if not isinstance(checked['cni'], bool):
-        raise ArgumentError('kubeovn.mirror.pod_events: cni must be true or false, got %r'
-                            % (checked['cni'],))
-    for name, default, low in (('resync_interval', 600, 0), ('backoff_max', 30, 1),
-                               ('watch_timeout', 300, 5)):
-        value = args.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
-            raise ArgumentError('kubeovn.mirror.pod_events: %s must be a number of seconds '
-                                '>= %s, got %r' % (name, low, value))
-        checked[name] = value
+        raise ArgumentError(exc)
     try:
-        selectors.check_label_selector(checked['cni_label_selector'])
+        check_label_selector(checked['cni_label_selector'])
     except ValueError as exc:
-        raise ArgumentError('kubeovn.mirror.pod_events: cni_label_selector: %s' % exc)
+        raise ArgumentError('cni_label_selector: %s' % exc)
     return checked
 
 
@@ -136,11 +237,7 @@ def _ready(pod):
 
 def pod_state(pod, provider=None):
     """What a mirror depends on of a pod, or None when the pod has (or soon has) no port."""
-    if pod.metadata.deletion_timestamp is not None:
-        return None
-    if pod.spec is not None and pod.spec.host_network:
-        return None
-    if pod.status is not None and pod.status.phase in _FINISHED_PHASES:
+    if not counts_for_mirrors(pod):
         return None
     annotations = pod.metadata.annotations or {}
     return dict(labels=dict(pod.metadata.labels or {}),
@@ -248,8 +345,7 @@ def pod_event(index, provider, key, before, after):
     current = after or before
     change = 'deleted' if after is None else ('added' if before is None or
                                               before['uid'] != after['uid'] else 'changed')
-    dummy, selectors = _collection_utils()
-    lsp = selectors.lsp_name(name, namespace, provider)
+    lsp = lsp_name(name, namespace, provider)
     return dict(type='pod', change=change, selector=index, namespace=namespace, name=name,
                 lsp=lsp, labels=current['labels'], node=current['node'],
                 ready=bool(after and after['ready']),
@@ -272,7 +368,6 @@ def cni_event(key, before, after):
 
 def followers(args, emit, stop, client=None):
     """The Follower of each selector (and of the kube-ovn-cni pods) for checked `args`."""
-    k8s, dummy = _collection_utils()
     from kubernetes import client as kube_client
     core = kube_client.CoreV1Api(client or k8s.api_client(args['kubeconfig'], args['context']))
     found = []
@@ -348,7 +443,8 @@ async def main(queue, args):
 
 
 if __name__ == '__main__':
-    # Try it by hand: python pod_events.py NAMESPACE [LABEL_SELECTOR]
+    # Try it by hand: python pod_events.py NAMESPACE [LABEL_SELECTOR], with the collection
+    # where ansible finds it (ANSIBLE_COLLECTIONS_PATH, ansible.cfg or the default paths).
     class _Print:
         async def put(self, event):
             print(event, flush=True)

@@ -6,7 +6,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeovn.mirror.plugins.filter import names
 from ansible_collections.kubeovn.mirror.plugins.filter.names import FilterModule
-from ansible_collections.kubeovn.mirror.plugins.module_utils.naming import (
+from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import (
     OWNER_KEY, RECEIVER_KEY, SINCE_KEY)
 
 FILTERS = FilterModule().filters()

@@ -10,8 +10,8 @@ import os
 import pytest
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    naming, ovn_mirror_plan, ovn_mirror_set, ovn_nb)
-from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import OvsdbError
+    kube_ovn_names, ovn_mirror_plan, ovn_mirror_set, ovn_nb)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import OvsdbError
 
 # tests/unit/fixtures/ovn-nb, from tests/unit/plugins/module_utils/
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
@@ -150,11 +150,11 @@ def test_local_mirror_needs_no_index_and_a_non_empty_sink():
 
 
 def test_pods_become_kube_ovn_port_names_and_duplicates_go():
-    names = naming.pod_lsp_names([
+    names = kube_ovn_names.pod_lsp_names([
         {'name': 'web-0', 'namespace': 'default'},
         {'name': 'web-0', 'namespace': 'default', 'provider': 'attachnet.default.ovn'}])
     assert names == ['web-0.default', 'web-0.default.attachnet.default.ovn']
-    assert naming.unique(['b', 'a', 'b', 'c', 'a']) == ['b', 'a', 'c']
+    assert kube_ovn_names.unique(['b', 'a', 'b', 'c', 'a']) == ['b', 'a', 'c']
 
 
 def test_attachment_params_are_checked_once_and_give_unique_names():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
+from ansible_collections.kubeovn.mirror.plugins.module_utils import json_framing, ovsdb_remotes
 
 
 @pytest.mark.parametrize('text,expected', [
@@ -16,7 +16,7 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb
     ('tcp:[fd00::1]:6641', ['tcp:[fd00::1]:6641']),
 ])
 def test_valid_remotes_are_split(text, expected):
-    assert ovsdb.parse_remotes(text) == expected
+    assert ovsdb_remotes.parse_remotes(text) == expected
 
 
 @pytest.mark.parametrize('text,named', [
@@ -33,29 +33,29 @@ def test_valid_remotes_are_split(text, expected):
 ])
 def test_malformed_remotes_are_named(text, named):
     with pytest.raises(ValueError) as err:
-        ovsdb.parse_remotes(text)
+        ovsdb_remotes.parse_remotes(text)
     assert named in str(err.value)
 
 
 def test_tls_options_are_not_needed_without_ssl_remotes():
-    ovsdb.configure_tls(['tcp:127.0.0.1:6641'])
+    ovsdb_remotes.configure_tls(['tcp:127.0.0.1:6641'])
 
 
 def test_ssl_remote_names_every_missing_tls_option():
     with pytest.raises(ValueError) as err:
-        ovsdb.configure_tls(['tcp:127.0.0.1:1', 'ssl:127.0.0.1:2'], ssl_ca_cert='/x')
+        ovsdb_remotes.configure_tls(['tcp:127.0.0.1:1', 'ssl:127.0.0.1:2'], ssl_ca_cert='/x')
     assert 'ssl_key' in str(err.value) and 'ssl_cert' in str(err.value)
     assert 'ssl_ca_cert' not in str(err.value)
 
 
 def test_unreadable_tls_file_is_named(tmp_path):
     with pytest.raises(ValueError) as err:
-        ovsdb.configure_tls(['ssl:127.0.0.1:2'], str(tmp_path / 'k'), str(tmp_path / 'c'),
-                            str(tmp_path / 'ca'))
+        ovsdb_remotes.configure_tls(['ssl:127.0.0.1:2'], str(tmp_path / 'k'),
+                                    str(tmp_path / 'c'), str(tmp_path / 'ca'))
     assert 'ssl_key' in str(err.value) and str(tmp_path / 'k') in str(err.value)
 
 
-# ovsdb.StdlibJsonParser: python-ovs's JSON-RPC reader feeds it whatever the socket gave
+# json_framing.StdlibJsonParser: python-ovs's JSON-RPC reader feeds it whatever the socket gave
 # (4,096 bytes at a time), keeps what `feed` did not use, and starts a new parser on it.
 _MESSAGES = [
     {'id': 1, 'result': [{'rows': [{'name': 'web-0.shop', 'external_ids': [
@@ -74,7 +74,7 @@ def _read_like_python_ovs(pieces):
     for piece in pieces:
         pending += piece
         while pending:
-            parser = parser or ovsdb.StdlibJsonParser()
+            parser = parser or json_framing.StdlibJsonParser()
             pending = pending[parser.feed(pending):]
             if parser.is_done():
                 decoded.append(parser.finish())
@@ -104,7 +104,7 @@ def test_the_json_parser_reports_a_malformed_message_as_python_ovs_does():
     # python-ovs's parser returns a string from finish() for bad input; jsonrpc then
     # drops the connection with that error.
     for bad in ('{"id":1,"result":tru}', '}', '{"id":[1}'):
-        parser = ovsdb.StdlibJsonParser()
+        parser = json_framing.StdlibJsonParser()
         used = parser.feed(bad)
         assert parser.is_done(), bad
         result = parser.finish()
@@ -112,17 +112,19 @@ def test_the_json_parser_reports_a_malformed_message_as_python_ovs_does():
         assert used <= len(bad)
 
 
-def test_the_json_parser_is_the_one_python_ovs_uses():
+def test_the_json_parser_is_the_one_python_ovs_uses_once_installed():
     from ovs import json as ovs_json
     if ovs_json.PARSER == ovs_json.PARSER_C:
         pytest.skip('python-ovs has its C parser here')
-    assert ovs_json.Parser is ovsdb.StdlibJsonParser
+    json_framing.install()
+    assert ovs_json.Parser is json_framing.StdlibJsonParser
 
 
 def test_python_ovs_reads_a_schema_file_through_it(tmp_path):
     # ovs.json.from_file (SchemaHelper(location=...)) uses the same parser, 4,096 characters
     # at a time: with and without a newline after the object.
     from ovs import json as ovs_json
+    json_framing.install()
     schema = {'name': 'OVN_Northbound', 'version': '7.0.0', 'tables': {
         'Mirror': {'columns': {'name': {'type': 'string'}, 'note': {'type': 'string'}}}},
         'padding': ['x' * 100] * 100}

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeovn.mirror contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The option groups modules share, each written once with its doc fragment beside it
+(plugins/doc_fragments): the NB connection, the Kubernetes API, a node's OVS, `pods` and
+`selectors` entries."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import env_fallback
+
+DEFAULT_NB_CONNECTION = 'unix:/var/run/ovn/ovnnb_db.sock'
+# A node's Open_vSwitch database, as Kube-OVN's ovs-ovn pod and the host see it.
+DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
+DEFAULT_TIMEOUT = 30
+
+# The Kubernetes API (doc fragment kubeovn.mirror.ovn_nb and the modules taking selectors).
+KUBE_OPTIONS = dict(
+    kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
+    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
+)
+
+# The OVN Northbound connection (doc fragment kubeovn.mirror.ovn_nb).
+NB_OPTIONS = dict(
+    nb_connection=dict(type='str', fallback=(env_fallback, ['OVN_NB_DB'])),
+    ssl_key=dict(type='path', no_log=False),
+    ssl_cert=dict(type='path'),
+    ssl_ca_cert=dict(type='path'),
+    timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+)
+NB_OPTIONS.update(KUBE_OPTIONS)
+
+# A node's Open_vSwitch database (doc fragment kubeovn.mirror.ovs_node).
+OVS_NODE_OPTIONS = dict(
+    bridge=dict(type='str', default='br-int'),
+    ovs_connection=dict(type='str', default=DEFAULT_OVS_CONNECTION),
+    wait=dict(type='bool', default=True),
+    timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+)
+
+# A `pods` entry (doc fragment kubeovn.mirror.pods).
+POD_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    namespace=dict(type='str', default='default'),
+    provider=dict(type='str'),
+)
+
+# A `selectors` entry, and the options choosing pods by selectors (doc fragment
+# kubeovn.mirror.selectors).
+SELECTOR_OPTIONS = dict(
+    namespace=dict(type='str'),
+    label_selectors=dict(type='list', elements='str', default=[]),
+    provider=dict(type='str'),
+)
+SELECTION_OPTIONS = dict(
+    selectors=dict(type='list', elements='dict', default=[], options=SELECTOR_OPTIONS),
+    require_match=dict(type='bool', default=False),
+)
+
+
+def argument_spec(*groups, **module_options):
+    """A module's argument spec: the shared option groups, then its own options."""
+    spec = {}
+    for group in groups:
+        spec.update(group)
+    spec.update(module_options)
+    return spec
