@@ -41,10 +41,12 @@ kube-apiserver: $(STAMPS)/apt
 node-images: deps kube-apiserver
 	@$(PY) -m lab.images
 
-# OVN 25.03 / OVS 3.5 (what Kube-OVN 1.15+ runs) next to bookworm's 23.03: a Debian trixie
-# root built once with debootstrap (~1 min, ~360 MB) and cached under ~/.cache/kubeovn-mirror.
+# The newer OVN lines next to bookworm's 23.03, each a Debian root built once with debootstrap
+# (~1 min, ~360-390 MB) and cached under ~/.cache/kubeovn-mirror: 25.03 / OVS 3.5 (trixie,
+# what Kube-OVN 1.15+ runs) and 26.03 / OVS 3.7 (sid: lport mirrors and mirror rules).
 ovn-root: $(STAMPS)/apt
-	@bash lab/ovn-root/build-ovn-root.sh
+	@bash lab/ovn-root/build-ovn-root.sh 25.03
+	@bash lab/ovn-root/build-ovn-root.sh 26.03
 
 $(STAMPS)/apt:
 	@mkdir -p $(STAMPS)

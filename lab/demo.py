@@ -29,7 +29,7 @@ from lab.daemons import wait_until
 from lab.eda import Rulebook
 from lab import images
 from lab.ovn import PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, lsp_mirrors, read_pcap
-from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS
+from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, LAB_VERSIONS
 from lab.standin import create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
@@ -421,7 +421,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('workdir', nargs='?', default='build/demo')
     parser.add_argument('--quiet', action='store_true', help="hide Ansible's task output")
-    parser.add_argument('--ovn', choices=VERSIONS, default=CURRENT_VERSION,
+    parser.add_argument('--ovn', choices=LAB_VERSIONS, default=CURRENT_VERSION,
                         help='OVN version of the lab (default %(default)s, what Kube-OVN '
                              '1.15+ runs; 23.03 is Debian bookworm\'s)')
     options = parser.parse_args(argv)

@@ -1,11 +1,14 @@
 """The OVN versions the tests and the lab run, each with its own tools and schemas.
 
 - 23.03 (OVS 3.1): Debian bookworm's packages on this machine, like Kube-OVN 1.12's 22.12.
-- 25.03 (OVS 3.5): Debian trixie's, what Kube-OVN 1.15+ ships. They live in a trixie root
-  built once with debootstrap and cached (lab/ovn-root/build-ovn-root.sh). Its binaries run
-  through the root's own dynamic loader and libraries, so they see the host's file system:
-  no chroot, no mount, and every path (run directories, sockets, pidfiles) is the same for
-  them and for the tests.
+- 25.03 (OVS 3.5): Debian trixie's, what Kube-OVN 1.15+ ships.
+- 26.03 (OVS 3.7): Debian sid's, with `lport` mirrors and mirror rules (OVN >= 25.09), which
+  no Kube-OVN release has yet. Its NB is what the NB module tests run on; the labs run 23.03
+  and 25.03 (LAB_VERSIONS).
+The newer lines live in a Debian root built once with debootstrap and cached
+(lab/ovn-root/build-ovn-root.sh VERSION). Their binaries run through the root's own dynamic
+loader and libraries, so they see the host's file system: no chroot, no mount, and every
+path (run directories, sockets, pidfiles) is the same for them and for the tests.
 """
 
 import functools
@@ -16,7 +19,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_SCRIPT = os.path.join(HERE, 'ovn-root', 'build-ovn-root.sh')
 HOST_VERSION = '23.03'
 CURRENT_VERSION = '25.03'
-VERSIONS = (HOST_VERSION, CURRENT_VERSION)
+NEXT_VERSION = '26.03'
+VERSIONS = (HOST_VERSION, CURRENT_VERSION, NEXT_VERSION)
+LAB_VERSIONS = (HOST_VERSION, CURRENT_VERSION)
 
 
 class Ovn:
@@ -61,9 +66,11 @@ class Ovn:
 
 @functools.lru_cache(maxsize=None)
 def ovn(version=HOST_VERSION):
-    """The Ovn of `version`; builds (once, cached) the trixie root for 25.03."""
+    """The Ovn of `version`; builds (once, cached) the Debian root of a newer line."""
     if version == HOST_VERSION:
         return Ovn(version)
-    root = subprocess.run(['bash', BUILD_SCRIPT], check=True, stdout=subprocess.PIPE,
+    if version not in VERSIONS:
+        raise ValueError('OVN %r is not one of %s' % (version, ', '.join(VERSIONS)))
+    root = subprocess.run(['bash', BUILD_SCRIPT, version], check=True, stdout=subprocess.PIPE,
                           text=True).stdout.strip().splitlines()[-1]
     return Ovn(version, root)

@@ -47,6 +47,13 @@ POD_OPTIONS = dict(
     provider=dict(type='str'),
 )
 
+# A `rules` entry of an OVN mirror (OVN >= 25.09: Mirror_Rule).
+RULE_OPTIONS = dict(
+    priority=dict(type='int', required=True),
+    match=dict(type='str', required=True),
+    action=dict(type='str', choices=['mirror', 'skip'], default='mirror'),
+)
+
 # A `selectors` entry, and the options choosing pods by selectors (doc fragment
 # kubeovn.mirror.selectors).
 SELECTOR_OPTIONS = dict(

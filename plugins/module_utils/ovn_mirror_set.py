@@ -14,12 +14,12 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names impo
     pod_lsp_names, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import OWNER_KEY
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan import (
-    attachment_commands, converge_mirror, reread_and_trim_attachments, split_existing)
+    attachment_commands, check_mirror_params, converge_mirror, reread_and_trim_attachments,
+    split_existing)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     mirror_record, ports_by_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import check_selectors
-from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
-    check_external_ids, check_name)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import check_name
 
 # OWNER_KEY (markers) marks a mirror as managed by a declared set; its value names the set's
 # owner, so purge only ever deletes mirrors that the same owner created.
@@ -27,29 +27,34 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
 
 def check_params(params):
     """ovn_mirrors' input, before connecting: owner usable, mirror names unique, every name,
-    external_ids entry and selector writable. ValueError names the offending value."""
+    external_ids entry, rule and selector writable. ValueError names the offending value.
+    Returns the declared mirrors as the planner takes them (check_mirror_params: sinks of
+    `sink_pod` resolved, rules ordered)."""
     check_name('owner', params['owner'])
-    seen = set()
+    seen, mirrors = set(), []
     for item in params['mirrors']:
         check_name('mirror', item.get('name'))
         if item['name'] in seen:
             raise ValueError('mirror %r is declared more than once' % item['name'])
         seen.add(item['name'])
-        check_external_ids(item.get('external_ids'))
         try:
-            expiry.check_expires(item.get('expires'))
+            mirrors.append(check_mirror_params(item))
         except ValueError as exc:
             raise ValueError('mirror %r: %s' % (item['name'], exc))
         for name in pod_lsp_names(item.get('pods')) + list(item.get('ports') or []):
             check_name('logical switch port', name)
         check_selectors(item.get('selectors'), 'mirror %r: selectors' % item['name'])
+    return mirrors
 
 
 def mirror_set_lsp_names(mirrors):
-    """Every LSP name a declared set mentions (for the monitor condition)."""
+    """Every LSP name a declared set mentions (for the monitor condition): ports, pods, and
+    the sinks of lport mirrors."""
     names = []
     for item in mirrors:
         names += list(item.get('ports') or []) + pod_lsp_names(item.get('pods'))
+        if item.get('sink'):
+            names.append(item['sink'])
     return unique(names)
 
 
@@ -91,6 +96,8 @@ def _plan_declared(plan, api, names, attached, item, owner, support):
     if current:
         plan.before[name] = current
     params = dict(item, external_ids=dict(item.get('external_ids') or {}, **{OWNER_KEY: owner}))
+    if params.get('rules') is None and params.get('type') == 'lport':
+        params['rules'] = []        # declared mirrors are exact: no rules listed, none kept
     wanted_ports = unique(list(item.get('ports') or []) + pod_lsp_names(item.get('pods')))
     plan.missing += ['logical switch port %r (mirror %r)' % (port, name)
                      for port in wanted_ports if names.get('Logical_Switch_Port', port) is None]

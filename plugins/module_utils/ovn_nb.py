@@ -41,6 +41,11 @@ FIRST_OVN_WITH = {
 }
 
 MIRROR_COLUMNS = ['name', 'type', 'index', 'filter', 'sink', 'external_ids']
+# OVN >= 25.09: a mirror's rules (Mirror.mirror_rules, strong references to Mirror_Rule rows,
+# which are not a root table: a rule dropped from its mirror is deleted).
+RULES_COLUMN = 'mirror_rules'
+RULE_COLUMNS = ['priority', 'match', 'action']
+FIRST_OVN_WITH_RULES = '25.09'
 LSP_COLUMNS = ['name', 'mirror_rules']
 # Selects every LSP that has a mirror attached: proportional to what is mirrored,
 # never to the size of the cluster.
@@ -76,6 +81,17 @@ class MirrorSupport(object):
         raise ValueError(
             '%s %r is not supported by this OVN Northbound database (schema %s), which '
             'accepts %s%s' % (option, value, self.schema_version, ', '.join(accepted), hint))
+
+    def check_rules(self):
+        """ValueError unless the server keeps mirror rules."""
+        if not self.has_mirror_rules:
+            raise ValueError(
+                'rules are not supported by this OVN Northbound database (schema %s), which has '
+                'no Mirror_Rule table (mirror rules need OVN >= %s)'
+                % (self.schema_version, FIRST_OVN_WITH_RULES))
+
+    def mirror_columns(self):
+        return MIRROR_COLUMNS + ([RULES_COLUMN] if self.has_mirror_rules else [])
 
     def matches(self):
         """The OVN and Kube-OVN releases whose mirror features this schema has, in user
@@ -137,10 +153,13 @@ def open_nb(params, private_dir=None, lsp_names=(), mirror_names=None):
     mirror_condition = None
     if mirror_names is not None:
         mirror_condition = [['name', '==', name] for name in mirror_names] or [False]
-    views = [
-        ovsdb.TableView('Mirror', MIRROR_COLUMNS, mirror_condition),
-        ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, [LSP_WITH_MIRRORS]),
-    ]
+
+    def views(support):
+        tables = [ovsdb.TableView('Mirror', support.mirror_columns(), mirror_condition),
+                  ovsdb.TableView('Logical_Switch_Port', LSP_COLUMNS, [LSP_WITH_MIRRORS])]
+        if support.has_mirror_rules:
+            tables.append(ovsdb.TableView('Mirror_Rule', RULE_COLUMNS))
+        return tables
     settings = connection_settings(params, private_dir)
     try:
         session = ovsdb.open_session(nb_impl_idl.OvnNbApiIdlImpl, NB_SCHEMA, settings, views,
@@ -190,8 +209,19 @@ def ports_by_mirror(api):
     return dict((uuid, sorted(names)) for uuid, names in ports.items())
 
 
+def rule_record(rule):
+    return dict(priority=rule.priority, match=rule.match, action=rule.action)
+
+
+def sorted_rules(rules):
+    """Rules in the order OVN applies them: highest priority first."""
+    return sorted(rules, key=lambda rule: (-rule['priority'], rule['match'], rule['action']))
+
+
 def mirror_record(row, ports):
-    return dict(
+    """A mirror as the modules return it; `rules` for an lport mirror (the type they apply
+    to, on a server that keeps them)."""
+    record = dict(
         name=row.name,
         type=row.type,
         index=row.index,
@@ -200,6 +230,9 @@ def mirror_record(row, ports):
         external_ids=dict(row.external_ids),
         ports=list(ports),
     )
+    if row.type == 'lport':
+        record['rules'] = sorted_rules(rule_record(rule) for rule in row.mirror_rules)
+    return record
 
 
 def read_mirrors(api, name=None):

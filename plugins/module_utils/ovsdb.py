@@ -129,7 +129,8 @@ def open_session(api_class, schema_name, settings, views, check_schema=None):
     The whole connect phase (schema fetch and first dump) is bounded by `settings.timeout`
     seconds. `check_schema(schema)`, when given, runs on the server's schema before anything
     is registered, so a caller can refuse an old server with its own message; what it returns
-    is kept as the session's `schema_check`.
+    is kept as the session's `schema_check`. `views` may be a function of it (what is
+    monitored can depend on what the server has).
     Raises ValueError for a malformed connection or TLS option, OvsdbError when the
     database cannot be reached or lacks a table the module needs.
     """
@@ -141,6 +142,8 @@ def open_session(api_class, schema_name, settings, views, check_schema=None):
     deadline = time.time() + timeout
     schema = fetch_schema(remotes, schema_name, deadline)
     schema_check = check_schema(schema) if check_schema is not None else None
+    if callable(views):
+        views = views(schema_check)
 
     helper = ovs_idl.SchemaHelper(schema_json=schema)
     for view in views:

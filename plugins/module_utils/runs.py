@@ -37,13 +37,15 @@ def _with_pending(pods, pending):
 
 class OvnMirror(ModuleSteps):
     def check(self, run):
-        ovn_mirror_plan.check_mirror_params(run.params)
+        return ovn_mirror_plan.check_mirror_params(run.params)
 
     def connect(self, run):
-        return _open_nb(run, mirror_names=[run.params['name']])
+        # An lport mirror's sink is a port, read to check it exists.
+        sink = run.checked.get('sink')
+        return _open_nb(run, lsp_names=[sink] if sink else (), mirror_names=[run.params['name']])
 
     def plan(self, run):
-        return ovn_mirror_plan.plan_mirror(run.params, run.session.schema_check)
+        return ovn_mirror_plan.plan_mirror(run.checked, run.session.schema_check)
 
     def result(self, run):
         return dict(mirror=run.outcome['after'])
@@ -108,7 +110,7 @@ class OvnMirrors(ModuleSteps):
                          'declared mirror are detached')
 
     def check(self, run):
-        ovn_mirror_set.check_params(run.params)
+        return ovn_mirror_set.check_params(run.params)
 
     def select(self, run):
         return dict((item['name'], selectors.matched_pods(
@@ -117,7 +119,7 @@ class OvnMirrors(ModuleSteps):
             for item in run.params['mirrors'] if item['selectors'] and item['state'] == 'present')
 
     def connect(self, run):
-        lsps = ovn_mirror_set.mirror_set_lsp_names(run.params['mirrors'])
+        lsps = ovn_mirror_set.mirror_set_lsp_names(run.checked)
         for pods in run.selected.values():
             lsps += [pod['lsp'] for pod in pods]
         return _open_nb(run, lsp_names=unique(lsps))
@@ -126,7 +128,7 @@ class OvnMirrors(ModuleSteps):
         selected = dict((name, [pod['lsp'] for pod in pods])
                         for name, pods in run.selected.items())
         return ovn_mirror_set.plan_selected_mirror_set(
-            run.params['mirrors'], selected, run.params['owner'], run.params['purge'],
+            run.checked, selected, run.params['owner'], run.params['purge'],
             run.session.schema_check)
 
     def after_commit(self, run):

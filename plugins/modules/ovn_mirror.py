@@ -58,9 +58,53 @@ options:
       - For C(gre)/C(erspan) the IPv4 or IPv6 address of the receiver (in Kube-OVN, the
         receiver pod's address on the underlay attachment network). The node running the
         mirrored pod must be able to reach it.
-      - For C(local) an interface's C(external_ids:mirror-id); for C(lport) an LSP name.
-      - Required to create a mirror.
+      - For C(local) an interface's C(external_ids:mirror-id); for C(lport) the name of an
+        existing logical switch port (or give O(sink_pod)).
+      - Required to create a mirror (this or O(sink_pod)).
     type: str
+  sink_pod:
+    description:
+      - The sink of an C(lport) mirror given as a Kube-OVN pod, whose logical switch port is
+        C(<name>.<namespace>) (C(<name>.<namespace>.<provider>) for an attachment's NIC).
+      - Mutually exclusive with O(sink).
+    type: dict
+    suboptions:
+      name:
+        description: The pod's name.
+        type: str
+        required: true
+      namespace:
+        description: The pod's namespace.
+        type: str
+        default: default
+      provider:
+        description: The provider of the pod's NIC, for a NIC of an attachment network.
+        type: str
+  rules:
+    description:
+      - The rules of an C(lport) mirror (OVN >= 25.09, the C(Mirror_Rule) table), exactly
+        these; V([]) removes them all. Left out, the mirror's rules are kept.
+      - Without rules a mirror copies every packet its O(filter) selects. With rules, the
+        matching rule of the highest priority decides, for each packet the filter selects,
+        whether it is copied (C(mirror)) or not (C(skip)).
+      - A server without mirror rules refuses the task, naming the OVN version they need;
+        rules on another type than C(lport) are refused too.
+    type: list
+    elements: dict
+    suboptions:
+      priority:
+        description: 0 to 32767; the matching rule of the highest priority decides.
+        type: int
+        required: true
+      match:
+        description: An OVN match expression, such as C(icmp4) or C(udp.dst == 4369); C(1) matches every packet.
+        type: str
+        required: true
+      action:
+        description: Copy the packets the rule matches, or skip them.
+        type: str
+        choices: [mirror, skip]
+        default: mirror
   external_ids:
     description:
       - The mirror's C(external_ids) map. When given it replaces the whole map (except the
@@ -120,6 +164,16 @@ EXAMPLES = r'''
     ssl_cert: /etc/ovn/cert.pem
     ssl_ca_cert: /etc/ovn/cacert.pem
 
+- name: Copy straight to the receiver pod's port (OVN >= 25.09), only ICMP
+  kubeovn.mirror.ovn_mirror:
+    name: icmp-to-sniffer
+    type: lport
+    filter: both
+    sink_pod: {name: sniffer, namespace: tools}
+    rules:
+      - {priority: 300, match: icmp4, action: mirror}
+      - {priority: 200, match: "1", action: skip}
+
 - name: Remove the mirror (and every attachment of it)
   kubeovn.mirror.ovn_mirror:
     name: mirror1
@@ -161,6 +215,11 @@ mirror:
       type: list
       elements: str
       sample: [web-0.default]
+    rules:
+      description: The mirror's rules, highest priority first (only from a server that has mirror rules, OVN >= 25.09).
+      type: list
+      elements: dict
+      sample: [{priority: 300, match: icmp4, action: mirror}, {priority: 200, match: "1", action: skip}]
 diff:
   description: The mirror before and after, in diff mode.
   returned: when diff mode is on
@@ -179,6 +238,8 @@ def main():
         index=dict(type='int'),
         filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
         sink=dict(type='str'),
+        sink_pod=dict(type='dict', options=options.POD_OPTIONS),
+        rules=dict(type='list', elements='dict', options=options.RULE_OPTIONS),
         external_ids=dict(type='dict'),
         expires=dict(type='str'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),

@@ -59,6 +59,42 @@ options:
       sink:
         description: Receiver address (or local/lport target), as in M(kubeovn.mirror.ovn_mirror).
         type: str
+      sink_pod:
+        description: The sink of an C(lport) mirror as a pod, as in M(kubeovn.mirror.ovn_mirror).
+        type: dict
+        suboptions:
+          name:
+            description: The pod's name.
+            type: str
+            required: true
+          namespace:
+            description: The pod's namespace.
+            type: str
+            default: default
+          provider:
+            description: The provider of the pod's NIC, for a NIC of an attachment network.
+            type: str
+      rules:
+        description:
+          - The rules of an C(lport) mirror, as in M(kubeovn.mirror.ovn_mirror); exactly
+            these. Left out on a server that has mirror rules (OVN >= 25.09), the mirror has
+            none, as a declared mirror is exact.
+        type: list
+        elements: dict
+        suboptions:
+          priority:
+            description: 0 to 32767; the matching rule of the highest priority decides.
+            type: int
+            required: true
+          match:
+            description: An OVN match expression; C(1) matches every packet.
+            type: str
+            required: true
+          action:
+            description: Copy the packets the rule matches, or skip them.
+            type: str
+            choices: [mirror, skip]
+            default: mirror
       external_ids:
         description: Extra C(external_ids); the owner marker is added to them.
         type: dict
@@ -217,6 +253,8 @@ MIRROR_OPTIONS = options.argument_spec(
     index=dict(type='int'),
     filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
     sink=dict(type='str'),
+    sink_pod=dict(type='dict', options=options.POD_OPTIONS),
+    rules=dict(type='list', elements='dict', options=options.RULE_OPTIONS),
     external_ids=dict(type='dict', default={}),
     expires=dict(type='str'),
     ports=dict(type='list', elements='str', default=[]),

@@ -11,7 +11,7 @@ import pytest
 from lab.ansible import task
 from lab.daemons import OvsdbServer
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
+pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
 
 GRE = dict(name='mirror1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 
@@ -175,17 +175,19 @@ def test_bad_input_fails_naming_the_value_and_writes_nothing(nb, args, fragment)
 
 def test_both_and_local_where_the_server_has_them_else_refused_naming_the_ovn(nb):
     """23.03 lacks filter both and type local (OVN 23.06); 25.03 has them and lacks lport
-    (OVN 25.09). Each refusal names the value and the OVN that has it, writing nothing."""
+    (OVN 25.09); 26.03 has them all. Each refusal names the value and the OVN that has it,
+    writing nothing."""
     lacking = {'23.03': [(dict(GRE, name='b', filter='both'), "'both'", '23.06'),
                          (dict(GRE, name='l', type='local', sink='m0'), "'local'", '23.06')],
-               '25.03': [(dict(GRE, name='p', type='lport', sink='x'), "'lport'", '25.09')]}
+               '25.03': [(dict(GRE, name='p', type='lport', sink='x'), "'lport'", '25.09')],
+               '26.03': []}
     for args, value, since in lacking[nb.ovn.version]:
         before = nb.dump()
         result = nb.run('ovn_mirror', args)
         assert result.get('failed') and value in result['msg'], result
         assert 'OVN >= %s' % since in result['msg'], result['msg']
         assert nb.dump() == before
-    if nb.ovn.version == '25.03':
+    if nb.ovn.version != '23.03':
         assert nb.run('ovn_mirror', dict(GRE, name='b', filter='both'))['changed'] is True
         local = nb.run('ovn_mirror', dict(name='l', type='local', filter='both', sink='mon0'))
         assert local['changed'] is True and local['mirror']['index'] == 0, local

@@ -2,9 +2,10 @@
 
 import pytest
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
+pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
 
-# What each version's real NB schema offers (ovn-nb.ovsschema of bookworm's and trixie's OVN).
+# What each version's real NB schema offers (ovn-nb.ovsschema of bookworm's, trixie's and
+# sid's OVN).
 SUPPORTS = {
     '23.03': dict(types=['erspan', 'gre'], filters=['from-lport', 'to-lport'],
                   schema_version='7.0.0', mirror_rules=False,
@@ -14,6 +15,10 @@ SUPPORTS = {
                   schema_version='7.11.0', mirror_rules=False,
                   matches='OVN 23.06 to 25.03, as in Kube-OVN 1.13/1.14 (OVN 24.03) and 1.15+ '
                           '(OVN 25.03): filter both and type local'),
+    '26.03': dict(types=['erspan', 'gre', 'local', 'lport'],
+                  filters=['both', 'from-lport', 'to-lport'],
+                  schema_version='7.18.0', mirror_rules=True,
+                  matches='OVN >= 25.09 (no Kube-OVN release yet): adds type lport'),
 }
 
 # A mirror without the collection's expiry key (kubeovn.mirror/expires) never expires.

@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03 and on 25.03
+pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
 
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop']
 MARK = 'kubeovn.mirror/owner'
