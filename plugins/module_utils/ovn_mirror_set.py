@@ -13,9 +13,10 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils import expiry, ovsd
 from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import (
     pod_lsp_names, unique)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import OWNER_KEY
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_attachments import (
+    attachment_commands, reread_and_trim_attachments, split_existing)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_mirror_plan import (
-    attachment_commands, check_mirror_params, converge_mirror, reread_and_trim_attachments,
-    split_existing)
+    check_mirror_params, converge_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovn_nb import (
     mirror_record, ports_by_mirror)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import check_selectors

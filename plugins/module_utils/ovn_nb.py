@@ -146,7 +146,7 @@ def open_nb(params, private_dir=None, lsp_names=(), mirror_names=None):
     switches to `name ==` clauses only: the names asked for and those ports' names. (Not
     `_uuid ==`: ovsdb-server 3.1 crashed here, SIGSEGV, when other clients changed rows
     such clauses selected.) A port given a mirror by someone else after the first read is not
-    seen before the commit; ovn_mirror_plan.reread_and_trim_attachments reads them all again
+    seen before the commit; ovn_attachments.reread_and_trim_attachments reads them all again
     after it.
     """
     ovsdb.require_ovsdbapp()

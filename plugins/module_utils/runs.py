@@ -13,8 +13,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    capture, expiry, gretap, ovn_mirror_plan, ovn_mirror_set, ovn_nb, ovs_health, ovs_mirror,
-    ovs_mirror_port, ovs_output_port, selectors)
+    capture, expiry, gretap, ovn_attachments, ovn_mirror_plan, ovn_mirror_set, ovn_nb,
+    ovs_health, ovs_mirror, ovs_mirror_port, ovs_output_port, selectors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import unique
 from ansible_collections.kubeovn.mirror.plugins.module_utils.runner import ModuleSteps
 
@@ -76,7 +76,7 @@ class OvnLspMirror(ModuleSteps):
                          'are read, and detached when the mirror is exclusive')
 
     def check(self, run):
-        return ovn_mirror_plan.check_attachment_params(run.params)
+        return ovn_attachments.check_attachment_params(run.params)
 
     def select(self, run):
         return selectors.matched_pods(run.params, run.params['selectors'],
@@ -90,12 +90,12 @@ class OvnLspMirror(ModuleSteps):
         return _open_nb(run, lsp_names=unique(run.checked + [p['lsp'] for p in run.selected]))
 
     def plan(self, run):
-        return ovn_mirror_plan.plan_selected_attachments(
+        return ovn_attachments.plan_selected_attachments(
             run.params['mirror'], run.checked, [pod['lsp'] for pod in run.selected],
             run.params['state'], self._exclusive(run))
 
     def after_commit(self, run):
-        ovn_mirror_plan.trim_attachments_after_commit(
+        ovn_attachments.trim_attachments_after_commit(
             run.session, run.outcome, run.params['mirror'], self._exclusive(run))
 
     def result(self, run):

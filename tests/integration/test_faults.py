@@ -156,7 +156,7 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
     assert took < 60
 
 
-# How attachments reach the server (ovn_mirror_plan.attachment_commands): raw operations
+# How attachments reach the server (ovn_attachments.attachment_commands): raw operations
 # (python-ovs >= 3.4, Transaction.add_op), or through the IDL as with an older python-ovs,
 # played here by taking add_op away.
 WRITE_PATHS = ['raw-operations', 'idl-without-add_op']
@@ -199,12 +199,12 @@ def _plan_then(planner, meanwhile):
 def test_port_deleted_between_plan_and_commit_is_replanned(nb, write_path):
     """ovsdbapp re-runs a transaction the server refuses as stale (TRY_AGAIN); our planner
     runs inside it, so the retry plans again from fresh rows and sees the port is gone."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_attachments, ovsdb
     nb.add_ports(['web-0.default', 'web-1.default'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
     names = ['web-0.default', 'web-1.default']
     planner, plans = _plan_then(
-        ovn_mirror_plan.plan_lsp_attachments('mirror1', names, 'present', False),
+        ovn_attachments.plan_lsp_attachments('mirror1', names, 'present', False),
         lambda: nb.nbctl('lsp-del', 'web-1.default'))
     before = nb.dump()
     with _open_nb_session(nb) as session:
@@ -221,11 +221,11 @@ def test_mirror_deleted_between_plan_and_commit_is_replanned(nb):
     """The raw operations check the mirror too (python-ovs sends no check for a row it
     does not write, so before 3.4 only the second transaction after the commit notices
     this)."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_attachments, ovsdb
     nb.add_ports(['web-0.default'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
     planner, plans = _plan_then(
-        ovn_mirror_plan.plan_lsp_attachments('mirror1', ['web-0.default'], 'present', False),
+        ovn_attachments.plan_lsp_attachments('mirror1', ['web-0.default'], 'present', False),
         lambda: nb.nbctl('mirror-del', 'mirror1'))
     with _open_nb_session(nb) as session:
         with pytest.raises(LookupError) as error:
@@ -238,7 +238,7 @@ def test_mirror_deleted_between_plan_and_commit_is_replanned(nb):
 def test_both_write_paths_attach_and_detach_only_this_mirror(nb, write_path):
     """Attaching and detaching (exclusive) leave the port's other mirror alone, by either
     path; the IDL path is also what a mirror created in the same transaction takes."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovsdb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_attachments, ovsdb
     nb.add_ports(['web-0.default', 'web-1.default', 'db-0.shop'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
     nb.nbctl('mirror-add', 'other', 'gre', '98', 'to-lport', '172.19.0.22')
@@ -246,7 +246,7 @@ def test_both_write_paths_attach_and_detach_only_this_mirror(nb, write_path):
     nb.nbctl('lsp-attach-mirror', 'web-1.default', 'other')
     nb.nbctl('lsp-attach-mirror', 'web-0.default', 'other')
     with _open_nb_session(nb) as session:
-        outcome = ovsdb.run_planned(session.api, ovn_mirror_plan.plan_lsp_attachments(
+        outcome = ovsdb.run_planned(session.api, ovn_attachments.plan_lsp_attachments(
             'mirror1', ['web-0.default', 'db-0.shop'], 'present', True))
     assert outcome['attached'] == ['web-0.default', 'db-0.shop'], outcome
     assert outcome['detached'] == ['web-1.default'], outcome
@@ -260,7 +260,7 @@ def test_a_port_attached_by_someone_else_after_the_read_is_counted(nb, exclusive
     (ovn_nb.open_nb). A port someone attaches after it is invisible to the plan; the
     second transaction after the commit finds it: reported, and detached when the mirror is
     exclusive."""
-    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_mirror_plan, ovn_nb
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovn_attachments, ovn_nb
     nb.add_ports(['web-0.default', 'web-1.default', 'db-0.shop'])
     nb.nbctl('mirror-add', 'mirror1', 'gre', '99', 'from-lport', '172.19.0.21')
     params = dict(nb_connection=nb.connection, timeout=10, ssl_key=None, ssl_cert=None,
@@ -268,13 +268,13 @@ def test_a_port_attached_by_someone_else_after_the_read_is_counted(nb, exclusive
     session = ovn_nb.open_nb(params, lsp_names=['web-0.default'])
     with session:
         nb.nbctl('lsp-attach-mirror', 'db-0.shop', 'mirror1')
-        outcome = session.run(ovn_mirror_plan.plan_lsp_attachments(
+        outcome = session.run(ovn_attachments.plan_lsp_attachments(
             'mirror1', ['web-0.default'], 'present', exclusive))
         # The plan could not see db-0 ...
         assert outcome['after']['ports'] == ['web-0.default'], outcome
         assert nb.ports_of('mirror1') == ['db-0.shop', 'web-0.default']
         # ... the second transaction does.
-        final, extra = ovn_mirror_plan.reread_and_trim_attachments(
+        final, extra = ovn_attachments.reread_and_trim_attachments(
             session, {'mirror1': outcome['after']['ports']},
             ['mirror1'] if exclusive else [])
     if exclusive:

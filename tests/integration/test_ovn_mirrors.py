@@ -56,7 +56,7 @@ def test_update_settings_and_ports_in_place(seeded):
 
 
 def test_a_new_and_an_existing_mirror_gain_the_same_port_in_one_run(seeded):
-    """One transaction writes the port both ways (ovn_mirror_plan.attachment_commands): for
+    """One transaction writes the port both ways (ovn_attachments.attachment_commands): for
     the new mirror through the IDL (its UUID is not known yet), for the existing one as a
     raw operation after it; the port ends up with both."""
     nb = seeded

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    kube_ovn_names, ovn_mirror_plan, ovn_mirror_set, ovn_nb)
+    kube_ovn_names, ovn_attachments, ovn_mirror_plan, ovn_mirror_set, ovn_nb)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import OvsdbError
 
 # tests/unit/fixtures/ovn-nb, from tests/unit/plugins/module_utils/
@@ -158,11 +158,11 @@ def test_pods_become_kube_ovn_port_names_and_duplicates_go():
 
 
 def test_attachment_params_are_checked_once_and_give_unique_names():
-    names = ovn_mirror_plan.check_attachment_params(dict(
+    names = ovn_attachments.check_attachment_params(dict(
         mirror='m1', ports=['web-0.shop'], pods=[{'name': 'web-0', 'namespace': 'shop'}]))
     assert names == ['web-0.shop']
     with pytest.raises(ValueError) as err:
-        ovn_mirror_plan.check_attachment_params(dict(mirror='m1', ports=['a\x00'], pods=[]))
+        ovn_attachments.check_attachment_params(dict(mirror='m1', ports=['a\x00'], pods=[]))
     assert 'control character' in str(err.value)
 
 
