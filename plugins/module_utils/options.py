@@ -47,11 +47,29 @@ POD_OPTIONS = dict(
     provider=dict(type='str'),
 )
 
+# Every mirror type and filter of any OVN's NB schema; what a given server accepts is read
+# from its schema (ovn_nb.MirrorSupport).
+MIRROR_TYPES = ('gre', 'erspan', 'local', 'lport')
+MIRROR_FILTERS = ('from-lport', 'to-lport', 'both')
+
 # A `rules` entry of an OVN mirror (OVN >= 25.09: Mirror_Rule).
 RULE_OPTIONS = dict(
     priority=dict(type='int', required=True),
     match=dict(type='str', required=True),
     action=dict(type='str', choices=['mirror', 'skip'], default='mirror'),
+)
+
+# An OVN mirror's own settings (ovn_mirror's options, and each of ovn_mirrors' `mirrors`).
+MIRROR_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    type=dict(type='str', choices=list(MIRROR_TYPES)),
+    index=dict(type='int'),
+    filter=dict(type='str', choices=list(MIRROR_FILTERS)),
+    sink=dict(type='str'),
+    sink_pod=dict(type='dict', options=POD_OPTIONS),
+    rules=dict(type='list', elements='dict', options=RULE_OPTIONS),
+    expires=dict(type='str'),
 )
 
 # A `selectors` entry, and the options choosing pods by selectors (doc fragment

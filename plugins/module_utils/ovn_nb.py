@@ -26,8 +26,6 @@ except ImportError:  # pragma: no cover - reported through ovsdb.require_ovsdbap
 
 NB_SCHEMA = 'OVN_Northbound'
 
-KNOWN_TYPES = ('gre', 'erspan', 'local', 'lport')
-KNOWN_FILTERS = ('from-lport', 'to-lport', 'both')
 
 # The OVN release whose NB schema first accepted each value (read from the schemas).
 FIRST_OVN_WITH = {

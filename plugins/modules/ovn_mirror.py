@@ -227,22 +227,13 @@ diff:
   sample: {before: {}, after: {name: mirror1, type: gre, index: 99}}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, ovn_nb, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 
 def main():
     runner.run_module(options.argument_spec(
-        options.NB_OPTIONS,
-        name=dict(type='str', required=True),
-        type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
-        index=dict(type='int'),
-        filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
-        sink=dict(type='str'),
-        sink_pod=dict(type='dict', options=options.POD_OPTIONS),
-        rules=dict(type='list', elements='dict', options=options.RULE_OPTIONS),
+        options.NB_OPTIONS, options.MIRROR_OPTIONS,
         external_ids=dict(type='dict'),
-        expires=dict(type='str'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
     ), runs.OvnMirror())
 
 

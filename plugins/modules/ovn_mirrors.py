@@ -63,17 +63,9 @@ options:
         description: The sink of an C(lport) mirror as a pod, as in M(kubeovn.mirror.ovn_mirror).
         type: dict
         suboptions:
-          name:
-            description: The pod's name.
-            type: str
-            required: true
-          namespace:
-            description: The pod's namespace.
-            type: str
-            default: default
-          provider:
-            description: The provider of the pod's NIC, for a NIC of an attachment network.
-            type: str
+          name: {description: The pod's name., type: str, required: true}
+          namespace: {description: The pod's namespace., type: str, default: default}
+          provider: {description: The provider of the pod's NIC on an attachment., type: str}
       rules:
         description:
           - The rules of an C(lport) mirror, as in M(kubeovn.mirror.ovn_mirror); exactly
@@ -82,19 +74,9 @@ options:
         type: list
         elements: dict
         suboptions:
-          priority:
-            description: 0 to 32767; the matching rule of the highest priority decides.
-            type: int
-            required: true
-          match:
-            description: An OVN match expression; C(1) matches every packet.
-            type: str
-            required: true
-          action:
-            description: Copy the packets the rule matches, or skip them.
-            type: str
-            choices: [mirror, skip]
-            default: mirror
+          priority: {description: 0 to 32767; the highest matching one decides., type: int, required: true}
+          match: {description: An OVN match expression; C(1) matches every packet., type: str, required: true}
+          action: {description: Copy or skip what the rule matches., type: str, choices: [mirror, skip], default: mirror}
       external_ids:
         description: Extra C(external_ids); the owner marker is added to them.
         type: dict
@@ -243,20 +225,11 @@ diff:
   sample: {before: [], after: [{name: web-egress, ports: [web-0.shop]}]}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, ovn_nb, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
 
 MIRROR_OPTIONS = options.argument_spec(
-    options.SELECTION_OPTIONS,
-    name=dict(type='str', required=True),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-    type=dict(type='str', choices=list(ovn_nb.KNOWN_TYPES)),
-    index=dict(type='int'),
-    filter=dict(type='str', choices=list(ovn_nb.KNOWN_FILTERS)),
-    sink=dict(type='str'),
-    sink_pod=dict(type='dict', options=options.POD_OPTIONS),
-    rules=dict(type='list', elements='dict', options=options.RULE_OPTIONS),
+    options.MIRROR_OPTIONS, options.SELECTION_OPTIONS,
     external_ids=dict(type='dict', default={}),
-    expires=dict(type='str'),
     ports=dict(type='list', elements='str', default=[]),
     pods=dict(type='list', elements='dict', default=[], options=options.POD_OPTIONS),
 )
