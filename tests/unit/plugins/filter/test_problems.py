@@ -39,3 +39,62 @@ def test_kubernetes_name_problem_is_validation_s_check():
     for name, label in [('a.b', True), ('a.b', False), ('A', False), ('', True)]:
         assert FILTERS['kubernetes_name_problem'](name, 'Thing', label=label) == \
             validation.kubernetes_name_problem('Thing', name, label=label)
+
+
+# ---- lport mirrors and mirror rules (OVN >= 25.09) ------------------------------------------
+
+SUPPORTS_25_03 = dict(types=['erspan', 'gre', 'local'], filters=['both', 'from-lport', 'to-lport'],
+                      schema_version='7.11.0', mirror_rules=False)
+SUPPORTS_26_03 = dict(types=['erspan', 'gre', 'local', 'lport'],
+                      filters=['both', 'from-lport', 'to-lport'], schema_version='7.18.0',
+                      mirror_rules=True)
+LPORT = dict(name='tap1', type='lport', filter='both', sink='mirror-receiver.default',
+             rules=[dict(priority=300, match='icmp4', action='mirror'),
+                    dict(priority=200, match='1', action='skip')])
+
+
+def test_an_lport_mirror_needs_no_index_subnet_mtu_nor_count():
+    mirror_problems = FILTERS['mirror_problems']
+    # no index, a sink that is a port name, a subnet, MTUs that a tunnel would not fit, and
+    # 40 other mirrors: none of it applies to an lport mirror
+    assert mirror_problems(dict(LPORT), SUPPORTS_26_03, ['m%d' % n for n in range(40)],
+                           '172.19.0.0/16', 1500, 1500) == []
+    assert mirror_problems(dict(LPORT, rules=[]), SUPPORTS_26_03) == []
+    assert mirror_problems(dict(LPORT, rules=None), SUPPORTS_26_03) == []
+
+
+def test_lport_and_rules_on_an_older_server_name_the_ovn_they_need():
+    problems = FILTERS['mirror_problems'](dict(LPORT), SUPPORTS_25_03)
+    assert len(problems) == 2, problems
+    assert problems[0] == ("type 'lport' is not accepted by this OVN Northbound (schema 7.11.0 "
+                           "takes erspan, gre, local); it needs OVN >= 25.09")
+    assert problems[1] == ('rules are not supported by this OVN Northbound (schema 7.11.0 has no '
+                           'Mirror_Rule table): mirror rules need OVN >= 25.09')
+
+
+def test_supports_without_mirror_rules_refuses_rules():
+    """An ovn_mirror_info result that does not say mirror_rules (older collection) counts as
+    a server without them."""
+    supports = dict(SUPPORTS_26_03)
+    del supports['mirror_rules']
+    problems = FILTERS['mirror_problems'](dict(LPORT), supports)
+    assert problems and 'OVN >= 25.09' in problems[0], problems
+
+
+@pytest.mark.parametrize('change, fragment', [
+    (dict(type='gre', index=99, sink='172.19.0.21'), 'rules apply only to lport mirrors'),
+    (dict(rules=[dict(priority=32768, match='1', action='skip')]), 'priority 32768'),
+    (dict(rules=[dict(priority=1, match=' ', action='skip')]), 'match must not be empty'),
+    (dict(rules=[dict(priority=1, match='1', action='copy')]), "action 'copy'"),
+    (dict(rules=[dict(priority=1, match='1'), dict(priority=1, match='1', action='skip')]),
+     'listed twice'),
+    (dict(rules='icmp4'), 'rules must be a list'),
+], ids=['rules-on-gre', 'priority', 'empty-match', 'action', 'twice', 'not-a-list'])
+def test_bad_rules_are_named(change, fragment):
+    problems = FILTERS['mirror_problems'](dict(LPORT, **change), SUPPORTS_26_03)
+    assert any(fragment in problem for problem in problems), problems
+
+
+def test_a_rule_without_action_mirrors():
+    rules = [dict(priority=300, match='icmp4')]
+    assert FILTERS['mirror_problems'](dict(LPORT, rules=rules), SUPPORTS_26_03) == []
