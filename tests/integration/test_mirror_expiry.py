@@ -8,7 +8,7 @@ import pytest
 
 from lab.ansible import run_collection_playbook
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
+pytestmark = pytest.mark.both_ovn   # on the oldest and newest NB (conftest: NB_VERSIONS)
 
 KEY = 'kubeovn.mirror/expires'
 OWNER = 'kubeovn.mirror/owner'

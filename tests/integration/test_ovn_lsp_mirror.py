@@ -6,7 +6,7 @@ import pytest
 
 from lab.ansible import run_module
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
+pytestmark = pytest.mark.both_ovn   # on the oldest and newest NB (conftest: NB_VERSIONS)
 
 GRE = dict(name='mirror1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop', 'db-0.shop.attachnet.default.ovn']

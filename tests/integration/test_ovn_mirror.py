@@ -10,8 +10,9 @@ import pytest
 
 from lab.ansible import task
 from lab.daemons import OvsdbServer
+from lab.ovn_versions import VERSIONS
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
+pytestmark = pytest.mark.both_ovn   # on the oldest and newest NB (conftest: NB_VERSIONS)
 
 GRE = dict(name='mirror1', type='gre', index=99, filter='from-lport', sink='172.19.0.21')
 
@@ -173,6 +174,8 @@ def test_bad_input_fails_naming_the_value_and_writes_nothing(nb, args, fragment)
     assert nb.dump() == before
 
 
+@pytest.mark.parametrize('ovn_version', VERSIONS, indirect=True,
+                         ids=['ovn' + version for version in VERSIONS])
 def test_both_and_local_where_the_server_has_them_else_refused_naming_the_ovn(nb):
     """23.03 lacks filter both and type local (OVN 23.06); 25.03 has them and lacks lport
     (OVN 25.09); 26.03 has them all. Each refusal names the value and the OVN that has it,

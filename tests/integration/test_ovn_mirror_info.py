@@ -2,7 +2,9 @@
 
 import pytest
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
+from lab.ovn_versions import VERSIONS
+
+pytestmark = pytest.mark.both_ovn   # on the oldest and newest NB (conftest: NB_VERSIONS)
 
 # What each version's real NB schema offers (ovn-nb.ovsschema of bookworm's, trixie's and
 # sid's OVN).
@@ -25,6 +27,8 @@ SUPPORTS = {
 NEVER_EXPIRES = dict(expires=None, expires_in=None, expired=False)
 
 
+@pytest.mark.parametrize('ovn_version', VERSIONS, indirect=True,
+                         ids=['ovn' + version for version in VERSIONS])
 def test_reads_every_mirror_with_its_ports_and_what_the_server_supports(nb):
     nb.add_ports(['web-0.default', 'web-1.default', 'idle.default'])
     nb.nbctl('mirror-add', 'b-mirror', 'erspan', '7', 'to-lport', '2001:db8::1')

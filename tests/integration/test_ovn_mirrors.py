@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.both_ovn   # each test on OVN 23.03, 25.03 and 26.03
+pytestmark = pytest.mark.both_ovn   # on the oldest and newest NB (conftest: NB_VERSIONS)
 
 PORTS = ['web-0.default', 'web-1.default', 'db-0.shop']
 MARK = 'kubeovn.mirror/owner'
