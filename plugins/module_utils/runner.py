@@ -2,7 +2,8 @@
 # Copyright: kubeovn.mirror contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every module's run, in one shape (after kubernetes.core's runner): a module is its
-argument spec and a call of run_module with its steps (runs.py).
+argument spec and a call of run_module with its steps (runs_ovn.py, runs_node.py,
+runs_receiver.py: a module imports only the steps of its kind, and what they need).
 
 The steps, in order (ModuleSteps; a module overrides those it has):
 1. check: the input, before anything is read; its value is `run.checked`.

@@ -104,7 +104,7 @@ commands:
   elements: list
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import gretap, runner, runs_receiver
 
 
 def main():
@@ -121,7 +121,7 @@ def main():
         up=dict(type='bool', default=True),
         netns=dict(type='str'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), runs.GretapReceiver())
+    ), runs_receiver.GretapReceiver())
 
 
 if __name__ == '__main__':

@@ -122,7 +122,7 @@ mirrors:
        conversations: [{src: 10.16.0.10, dst: 10.16.0.11, protocol: icmp, packets: 3, bytes: 294}]}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import runner, runs_receiver
 
 
 def main():
@@ -132,7 +132,7 @@ def main():
         expect_packets=dict(type='list', elements='str', default=[]),
         top=dict(type='int', default=5),
         port=dict(type='str'),
-    ), runs.MirrorCaptureReport())
+    ), runs_receiver.MirrorCaptureReport())
 
 
 if __name__ == '__main__':

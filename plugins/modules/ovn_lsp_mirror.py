@@ -127,7 +127,7 @@ diff:
   sample: {before: {mirror: mirror1, ports: []}, after: {mirror: mirror1, ports: [web-0.shop]}}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_ovn
 
 
 def main():
@@ -138,7 +138,7 @@ def main():
         pods=dict(type='list', elements='dict', default=[], options=options.POD_OPTIONS),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         exclusive=dict(type='bool', default=False),
-    ), runs.OvnLspMirror())
+    ), runs_ovn.OvnLspMirror())
 
 
 if __name__ == '__main__':

@@ -227,14 +227,14 @@ diff:
   sample: {before: {}, after: {name: mirror1, type: gre, index: 99}}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_ovn
 
 
 def main():
     runner.run_module(options.argument_spec(
         options.NB_OPTIONS, options.MIRROR_OPTIONS,
         external_ids=dict(type='dict'),
-    ), runs.OvnMirror())
+    ), runs_ovn.OvnMirror())
 
 
 if __name__ == '__main__':

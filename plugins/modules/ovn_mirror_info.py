@@ -99,11 +99,11 @@ supports:
       sample: 'OVN 22.12/23.03, as in Kube-OVN 1.12: types gre and erspan, filters from-lport and to-lport'
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_ovn
 
 
 def main():
-    runner.run_module(options.argument_spec(options.NB_OPTIONS, name=dict(type='str')), runs.OvnMirrorInfo())
+    runner.run_module(options.argument_spec(options.NB_OPTIONS, name=dict(type='str')), runs_ovn.OvnMirrorInfo())
 
 
 if __name__ == '__main__':

@@ -225,7 +225,7 @@ diff:
   sample: {before: [], after: [{name: web-egress, ports: [web-0.shop]}]}
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_ovn
 
 MIRROR_OPTIONS = options.argument_spec(
     options.MIRROR_OPTIONS, options.SELECTION_OPTIONS,
@@ -241,7 +241,7 @@ def main():
         mirrors=dict(type='list', elements='dict', required=True, options=MIRROR_OPTIONS),
         owner=dict(type='str', default='kubeovn.mirror'),
         purge=dict(type='bool', default=False),
-    ), runs.OvnMirrors())
+    ), runs_ovn.OvnMirrors())
 
 
 if __name__ == '__main__':

@@ -180,7 +180,7 @@ diff:
 '''
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import (
-    options, ovs_mirror, runner, runs)
+    options, ovs_mirror, runner, runs_node)
 
 
 def main():
@@ -199,7 +199,7 @@ def main():
         external_ids=dict(type='dict'),
         force=dict(type='bool', default=False),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), runs.OvsLocalMirror())
+    ), runs_node.OvsLocalMirror())
 
 
 if __name__ == '__main__':

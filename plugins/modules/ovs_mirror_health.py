@@ -115,14 +115,14 @@ diff:
   type: dict
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_node
 
 
 def main():
     runner.run_module(options.argument_spec(
         options.OVS_NODE_OPTIONS,
         repair=dict(type='bool', default=False),
-    ), runs.OvsMirrorHealth())
+    ), runs_node.OvsMirrorHealth())
 
 
 if __name__ == '__main__':

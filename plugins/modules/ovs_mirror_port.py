@@ -88,7 +88,7 @@ diff:
   type: dict
 '''
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs
+from ansible_collections.kubeovn.mirror.plugins.module_utils import options, runner, runs_node
 
 
 def main():
@@ -97,7 +97,7 @@ def main():
         name=dict(type='str', default='mirror0'),
         mirror_id=dict(type='str'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), runs.OvsMirrorPort())
+    ), runs_node.OvsMirrorPort())
 
 
 if __name__ == '__main__':
