@@ -264,8 +264,8 @@ def test_older_servers_refuse_remote_mirror_lport_before_anything_is_written(
     # the role's argument spec refuses it first
     ({'remote_mirror_rules': [dict(ICMP, action='copy')]}, 'got: copy'),
 ], ids=['rules-on-gre', 'priority', 'action'])
-def test_bad_rules_are_refused_before_anything_is_written(kube, nb, namespace, tmp_path,
-                                                           change, fragment):
+def test_bad_rules_are_refused_before_anything_is_written(
+        kube, nb, namespace, tmp_path, change, fragment):
     before = nb.dump()
     result = run_role(kube, 'remote_mirror', lport_vars(nb, namespace, **change), tmp_path)
     problems = failed(result)

@@ -107,8 +107,8 @@ def test_unencapsulated_packets_count_for_the_lport_mirror_of_the_capture_port(t
                 bytes=2 * 42) in tap['conversations']
     # GRE counting is unchanged, and the lport mirror of another port is not reported here
     assert by_name['web0-egress']['packets'] == 1
-    assert 'elsewhere' not in by_name and 'tap1' not in [m['name'] for m in report['mirrors']
-                                                        if m['type'] != 'lport']
+    tunnel_names = [m['name'] for m in report['mirrors'] if m['type'] != 'lport']
+    assert 'elsewhere' not in by_name and 'tap1' not in tunnel_names
 
 
 def test_without_the_port_lport_copies_are_other_packets(tmp_path):
