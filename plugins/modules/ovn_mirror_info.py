@@ -47,6 +47,11 @@ mirrors:
   type: list
   elements: dict
   contains:
+    rules:
+      description: An lport mirror's rules, highest priority first (only lport mirrors have them; OVN >= 25.09).
+      type: list
+      elements: dict
+      sample: [{priority: 300, match: icmp4, action: mirror}, {priority: 200, match: "1", action: skip}]
     expires:
       description: When the mirror expires (UTC), or null.
       type: str

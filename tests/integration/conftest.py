@@ -130,6 +130,19 @@ class Nb:
                 return row
         return None
 
+    def mirror_rules(self, name):
+        """The mirror's rules (Mirror_Rule rows) as ovn-nbctl lists them, highest priority
+        first."""
+        refs = json.loads(self.nbctl('--format=json', '--columns=mirror_rules', 'list',
+                                     'Mirror', self.mirror_uuid(name)))['data'][0][0]
+        uuids = [refs[1]] if refs[0] == 'uuid' else [ref[1] for ref in refs[1]]
+        rules = []
+        for rule_uuid in uuids:
+            data = json.loads(self.nbctl('--format=json', '--columns=priority,match,action',
+                                         'list', 'Mirror_Rule', rule_uuid))['data'][0]
+            rules.append(dict(priority=data[0], match=data[1], action=data[2]))
+        return sorted(rules, key=lambda rule: -rule['priority'])
+
     def mirror_uuid(self, name):
         for row in self.rows('Mirror', ['_uuid', 'name']):
             if row['name'] == name:

@@ -11,7 +11,6 @@ test_capture_role_counts_lport_copies_in_a_namespace needs a network namespace (
 fixture, machine-wide: `make test` runs it serially).
 """
 
-import json
 import os
 import subprocess
 import threading
@@ -84,19 +83,6 @@ def play_kubelet_and_kube_ovn(kube, nb, namespace, pod, address, timeout=30):
     return Handle()
 
 
-def rules_of(nb, mirror):
-    """The mirror's rules as ovn-nbctl lists them, highest priority first."""
-    refs = json.loads(nb.nbctl('--format=json', '--columns=mirror_rules', 'list', 'Mirror',
-                               nb.mirror_uuid(mirror)))['data'][0][0]
-    uuids = [refs[1]] if refs[0] == 'uuid' else [ref[1] for ref in refs[1]]
-    rules = []
-    for rule_uuid in uuids:
-        data = json.loads(nb.nbctl('--format=json', '--columns=priority,match,action', 'list',
-                                   'Mirror_Rule', rule_uuid))['data'][0]
-        rules.append(dict(priority=data[0], match=data[1], action=data[2]))
-    return sorted(rules, key=lambda rule: -rule['priority'])
-
-
 def lport_vars(nb, namespace, **extra):
     variables = {
         'remote_mirror_name': 'tap1', 'remote_mirror_type': 'lport',
@@ -148,7 +134,7 @@ def test_remote_mirror_lport_end_to_end_on_the_pod_network(kube, nb, namespace, 
     assert (mirror['type'], mirror['sink'], mirror['filter']) == ('lport', receiver, 'both')
     assert mirror['external_ids']['kubeovn.mirror/owner'] == 'kubeovn.mirror'
     assert mirror['external_ids']['kubeovn.mirror/receiver'] == '%s/receiver' % namespace
-    assert rules_of(nb, 'tap1') == [ICMP, SKIP_ALL]
+    assert nb.mirror_rules('tap1') == [ICMP, SKIP_ALL]
     assert nb.ports_of('tap1') == ['web-0.%s' % namespace]
     # no attachment, no underlay, no gretap link, no route check
     pod = kube.core.read_namespaced_pod('receiver', namespace)
@@ -172,11 +158,11 @@ def test_remote_mirror_lport_end_to_end_on_the_pod_network(kube, nb, namespace, 
     updated = run_role(kube, 'remote_mirror', lport_vars(nb, namespace,
                                                          remote_mirror_rules=new_rules), tmp_path)
     assert failed(updated) == [], failed(updated)
-    assert rules_of(nb, 'tap1') == [dict(ICMP, priority=400), UDP, SKIP_ALL]
+    assert nb.mirror_rules('tap1') == [dict(ICMP, priority=400), UDP, SKIP_ALL]
     # the default: no rules
     cleared = run_role(kube, 'remote_mirror', lport_vars(nb, namespace, remote_mirror_rules=[]),
                        tmp_path)
-    assert failed(cleared) == [] and rules_of(nb, 'tap1') == []
+    assert failed(cleared) == [] and nb.mirror_rules('tap1') == []
 
     # teardown: the mirror and the receiver go; networks named as a tunnel mirror's would be
     # (someone else's here) stay
@@ -222,7 +208,7 @@ def test_remote_mirror_lport_sink_given_as_a_port_and_teardown_by_the_mirror_fou
         nb, namespace, remote_mirror_sink='sniffer.tools', remote_mirror_rules=[]), tmp_path)
     kubelet.join()
     assert failed(result) == [], failed(result)
-    assert nb.mirror('tap1')['sink'] == 'sniffer.tools' and rules_of(nb, 'tap1') == []
+    assert nb.mirror('tap1')['sink'] == 'sniffer.tools' and nb.mirror_rules('tap1') == []
 
     subnet = sentinel_networks(kube, namespace)
     variables = lport_vars(nb, namespace, remote_mirror_state='absent',

@@ -2,8 +2,6 @@
 which has them, and bookworm's 23.03 and trixie's 25.03, which refuse them. The NB is read
 back with ovn-nbctl."""
 
-import json
-
 import pytest
 
 from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, NEXT_VERSION
@@ -14,20 +12,6 @@ on_26 = pytest.mark.parametrize('ovn_version', [NEXT_VERSION], indirect=True,
 SKIP_ALL = {'priority': 200, 'match': '1', 'action': 'skip'}
 ICMP = {'priority': 300, 'match': 'icmp4', 'action': 'mirror'}
 LPORT = dict(name='tap1', type='lport', filter='both', sink='sniffer.tools')
-
-
-def rules_of(nb, mirror):
-    """The mirror's rules as ovn-nbctl lists them, highest priority first."""
-    uuid = nb.mirror_uuid(mirror)
-    refs = json.loads(nb.nbctl('--format=json', '--columns=mirror_rules', 'list', 'Mirror',
-                               uuid))['data'][0][0]
-    uuids = [refs[1]] if refs[0] == 'uuid' else [ref[1] for ref in refs[1]]
-    rules = []
-    for rule_uuid in uuids:
-        data = json.loads(nb.nbctl('--format=json', '--columns=priority,match,action', 'list',
-                                   'Mirror_Rule', rule_uuid))['data'][0]
-        rules.append(dict(priority=data[0], match=data[1], action=data[2]))
-    return sorted(rules, key=lambda rule: -rule['priority'])
 
 
 def rule_rows(nb):
@@ -41,7 +25,7 @@ def test_lport_mirror_to_a_port_is_created_with_its_rules(nb):
     assert result['changed'] is True, result
     assert nb.mirror('tap1') == dict(name='tap1', type='lport', index=0, filter='both',
                                      sink='sniffer.tools', external_ids={})
-    assert rules_of(nb, 'tap1') == [ICMP, SKIP_ALL]
+    assert nb.mirror_rules('tap1') == [ICMP, SKIP_ALL]
     assert result['mirror']['rules'] == [ICMP, SKIP_ALL]
 
 
@@ -58,7 +42,7 @@ def test_rules_are_exact_and_a_rerun_writes_nothing(nb):
     moved = dict(ICMP, priority=400)
     changed = nb.run('ovn_mirror', dict(name='tap1', rules=[SKIP_ALL, moved]), diff=True)
     assert changed['changed'] is True, changed
-    assert rules_of(nb, 'tap1') == [moved, SKIP_ALL]
+    assert nb.mirror_rules('tap1') == [moved, SKIP_ALL]
     assert changed['diff']['before']['rules'] == [ICMP, SKIP_ALL]
     assert changed['diff']['after']['rules'] == [moved, SKIP_ALL]
     # The unchanged rule is the same row; the replaced one is gone from the database.
@@ -66,7 +50,7 @@ def test_rules_are_exact_and_a_rerun_writes_nothing(nb):
     assert len(now) == 2 and len(set(now) & set(kept)) == 1, (kept, now)
 
     removed = nb.run('ovn_mirror', dict(name='tap1', rules=[]))
-    assert removed['changed'] is True and rules_of(nb, 'tap1') == []
+    assert removed['changed'] is True and nb.mirror_rules('tap1') == []
     assert rule_rows(nb) == []
 
 
@@ -75,7 +59,7 @@ def test_rules_left_out_are_kept(nb):
     nb.add_ports(['sniffer.tools'])
     nb.run('ovn_mirror', dict(LPORT, rules=[SKIP_ALL]))
     result = nb.run('ovn_mirror', dict(name='tap1', filter='to-lport'))
-    assert result['changed'] is True and rules_of(nb, 'tap1') == [SKIP_ALL]
+    assert result['changed'] is True and nb.mirror_rules('tap1') == [SKIP_ALL]
 
 
 @on_26
@@ -156,11 +140,11 @@ def test_declared_lport_mirrors_are_exact_rules_included(nb):
     declared = dict(LPORT, rules=[SKIP_ALL, ICMP], ports=['web-0.default'])
     result = nb.run('ovn_mirrors', dict(mirrors=[declared]))
     assert result['changed'] is True, result
-    assert rules_of(nb, 'tap1') == [ICMP, SKIP_ALL] and nb.ports_of('tap1') == ['web-0.default']
+    assert nb.mirror_rules('tap1') == [ICMP, SKIP_ALL] and nb.ports_of('tap1') == ['web-0.default']
     assert nb.run('ovn_mirrors', dict(mirrors=[declared]))['changed'] is False
     # Declared without rules: a declared mirror is exact, so it has none.
     result = nb.run('ovn_mirrors', dict(mirrors=[dict(LPORT, ports=['web-0.default'])]))
-    assert result['changed'] is True and rules_of(nb, 'tap1') == []
+    assert result['changed'] is True and nb.mirror_rules('tap1') == []
 
 
 @on_26
