@@ -16,8 +16,8 @@ APT_PACKAGES := ovn-central ovn-host ovn-common openvswitch-switch openvswitch-c
 ANSIBLE_TEST_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 SANITY_ROOT := build/sanity/ansible_collections/kubeovn/mirror
 PYTEST_ARGS ?=
-# OVN of `make lab-up` and `make demo`: 25.03 (trixie's, what Kube-OVN 1.15+ runs) or 23.03
-# (bookworm's, like Kube-OVN 1.12).
+# OVN of `make lab-up` and `make demo`: 25.03 (trixie's, what Kube-OVN 1.15+ runs), 23.03
+# (bookworm's, like Kube-OVN 1.12) or 26.03 (sid's: the demo adds an lport mirror with rules).
 OVN ?= 25.03
 
 .PHONY: help deps kube-apiserver ovn-root node-images test sanity lint unit integration bench demo docs lab-up lab-down clean
@@ -25,7 +25,7 @@ OVN ?= 25.03
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
 	@echo "make bench  - benchmarks (bench/README.md)"
-	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces); OVN=25.03|23.03"
+	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces); OVN=25.03|23.03|26.03"
 	@echo "make demo   - install everything, run the playbooks against the embedded lab, show mirrored packets"
 
 deps: $(STAMPS)/apt $(STAMPS)/venv

@@ -6,9 +6,10 @@ central, nodes node-a and node-b each with its own OVS, ovn-controller, containe
 kube-ovn-cni and ovs-ovn as DaemonSets); runs the playbooks (remote mirror, GitOps inventory,
 local mirror) against real pods on both nodes, sends traffic between them with `kubectl exec`,
 prints what the receiver pod on node-a captured of the copies node-b's OVS sent across the
-underlay, shows node-b's mirror0 after cni_mirror, converges again to show changed=0, follows
-pods with the rulebook, tears everything down with the teardown playbook and stops every daemon.
-Each step's time is printed at the end.
+underlay (with OVN 26.03, also an `lport` mirror whose rules copy only ICMP straight to a
+second receiver's port), shows node-b's mirror0 after cni_mirror, converges again to show
+changed=0, follows pods with the rulebook, tears everything down with the teardown playbook
+and stops every daemon. Each step's time is printed at the end.
 """
 
 import argparse
@@ -29,11 +30,12 @@ from lab.daemons import wait_until
 from lab.eda import Rulebook
 from lab import images
 from lab.ovn import PODS, POD_BY_IP, PREFIX, SINK_IP, SINK_MAC, lsp_mirrors, read_pcap
-from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, LAB_VERSIONS
+from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, NEXT_VERSION, VERSIONS
 from lab.standin import create_lab_pods
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
 LOCAL_VARS = os.path.join(REPO, 'examples', 'demo', 'local_mirror.yml')
+LPORT_VARS = os.path.join(REPO, 'examples', 'demo', 'lport_mirror.yml')
 INVENTORY = os.path.join(REPO, 'examples', 'inventory')
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
 # The receiver and db-0 on node-a; web-0 and web-1 on node-b, so the web mirrors' copies
@@ -43,6 +45,7 @@ POD_NODES = {'web-0': WEB_NODE, 'web-1': WEB_NODE, 'db-0': RECEIVER_NODE}
 # On an OVN with filter `both` and type `local` (>= 23.06): the remote mirror carries both
 # directions, and an OVN local mirror delivers to this port of the node.
 OVN_LOCAL_PORT = PREFIX + 'mon0'
+ICMP_TYPES = {0: 'icmp echo reply', 3: 'icmp dest. unreachable', 8: 'icmp echo request'}
 MIRROR_TAP = PREFIX + 'mirror0'
 
 
@@ -52,6 +55,7 @@ class Demo:
         self.quiet = quiet
         self.version = version
         self.current_ovn = version != HOST_VERSION    # has filter both and type local
+        self.lport = version == NEXT_VERSION          # has type lport and mirror rules
         self.started = time.monotonic()
         self.timings = []
         self.cluster = None
@@ -92,8 +96,10 @@ class Demo:
         return totals
 
     def converge_all(self):
-        """The three playbooks of the demo; the recap totals of each."""
-        return [
+        """The playbooks of the demo; the recap totals of each."""
+        lport = [('remote_mirror.yml (lport)', self.playbook(
+            'playbooks/remote_mirror.yml', var_files=[self.lport_vars]))] if self.lport else []
+        return lport + [
             ('remote_mirror.yml', self.playbook('playbooks/remote_mirror.yml',
                                                 var_files=[self.remote_vars])),
             ('mirrors.yml (GitOps inventory)', self.playbook('playbooks/mirrors.yml',
@@ -108,9 +114,12 @@ class Demo:
         try:
             self.start_cluster()
             self.write_variables()
-            self.step('First converge: remote mirror, GitOps inventory, local mirror')
+            self.step('First converge: %sremote mirror, GitOps inventory, local mirror'
+                      % ('lport mirror, ' if self.lport else ''))
             first = self.converge_all()
             self.capture()
+            if self.lport:
+                self.lport_capture()
             self.step('Second converge of the same playbooks and inventory')
             second = self.converge_all()
             for (name, totals), (dummy, again) in zip(first, second):
@@ -133,8 +142,9 @@ class Demo:
         print('           %-76s %6.1f s' % ('total', total))
         print()
         self.say('Demo done in %.0f s: copies from %s captured inside the receiver pod on %s, '
-                 '%s\'s mirror0 after cni_mirror, second converge changed=0, everything '
-                 'removed.' % (total, WEB_NODE, RECEIVER_NODE, WEB_NODE))
+                 '%s%s\'s mirror0 after cni_mirror, second converge changed=0, everything '
+                 'removed.' % (total, WEB_NODE, RECEIVER_NODE, 'an lport mirror\'s rules copying '
+                               'only ICMP, ' if self.lport else '', WEB_NODE))
 
     def start_cluster(self):
         self.step('Start the cluster: control plane and controllers, OVN %s, node-a, node-b'
@@ -163,8 +173,11 @@ class Demo:
             local = yaml.safe_load(handle)
         with open(REMOTE_VARS) as handle:
             remote = yaml.safe_load(handle)
-        remote.update(mirror_receiver_image=images.TOOLS_IMAGE,
-                      mirror_receiver_node=RECEIVER_NODE)
+        with open(LPORT_VARS) as handle:
+            lport = yaml.safe_load(handle)
+        for receiver in (remote, lport):
+            receiver.update(mirror_receiver_image=images.TOOLS_IMAGE,
+                            mirror_receiver_node=RECEIVER_NODE)
         if self.current_ovn:
             remote.update(remote_mirror_name='web0-both', remote_mirror_filter='both')
             local['local_mirror_ovn'] = dict(name='web0-ovn-local', filter='both',
@@ -173,7 +186,9 @@ class Demo:
         local['kubeovn_mirror_nodes'] = WEB_NODE
         self.local_vars = os.path.join(self.workdir, 'local_mirror.yml')
         self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
-        for path, variables in ((self.local_vars, local), (self.remote_vars, remote)):
+        self.lport_vars = os.path.join(self.workdir, 'lport_mirror.yml')
+        for path, variables in ((self.local_vars, local), (self.remote_vars, remote),
+                                (self.lport_vars, lport)):
             with open(path, 'w') as handle:
                 yaml.safe_dump(variables, handle)
         self.nodes_inventory = os.path.join(self.workdir, 'nodes.yml')
@@ -209,34 +224,94 @@ class Demo:
                          % (source, count, PODS[target][2], source, POD_NODES[source], target,
                             POD_NODES[target]))
                 self.ping(source, target, count=count)
-        # The collection's capture (playbooks/capture.yml: tcpdump in the receiver pod through
-        # the API, the pcap fetched and reported per mirror) while node-b's local mirror ports
-        # are captured and the pods ping.
-        self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_duration=9 ...')
-        outcome = {}
-        capture = threading.Thread(target=lambda: outcome.update(run=run_collection_playbook(
-            'playbooks/capture.yml', env=self.cluster_env(), extra_vars={
-                'mirror_capture_duration': 9,
-                'mirror_capture_dest': os.path.join(self.workdir, 'captures'),
-                'mirror_capture_expect_packets': [remote_name, 'db-ingress', 'web1-egress']})))
-        capture.start()
         captured = {}
-        try:
-            wait_until(lambda: self.cluster.exec('mirror-receiver', 'pgrep', '-x', 'tcpdump',
-                                                 check=False), 60,
-                       'tcpdump running in the receiver pod', interval=0.3)
+
+        def during():       # node-b's local mirror ports captured while the pods ping
             for port in points[1:]:
                 threading.Thread(target=lambda port=port: captured.update({port: web.capture(
                     port, lambda: time.sleep(7), seconds=8, count=500)[0]})).start()
             captured[points[0]] = web.capture(points[0], traffic, seconds=8, count=500)[0]
             wait_until(lambda: len(captured) == len(points), 15, 'the local captures')
+        report = self.capture_playbook('mirror-receiver',
+                                       [remote_name, 'db-ingress', 'web1-egress'], during)
+        self.summary(report, captured[MIRROR_TAP], captured.get(OVN_LOCAL_PORT))
+
+    def capture_playbook(self, pod, expect, during):
+        """The collection's capture (playbooks/capture.yml: tcpdump in the receiver pod through
+        the API, the pcap fetched and reported per mirror) while `during()` runs; its report."""
+        self.say('$ ansible-playbook playbooks/capture.yml -e mirror_capture_pod=%s '
+                 '-e mirror_capture_duration=9 ...' % pod)
+        outcome = {}
+        capture = threading.Thread(target=lambda: outcome.update(run=run_collection_playbook(
+            'playbooks/capture.yml', env=self.cluster_env(), extra_vars={
+                'mirror_capture_pod': pod, 'mirror_capture_duration': 9,
+                'mirror_capture_dest': os.path.join(self.workdir, 'captures', pod),
+                'mirror_capture_expect_packets': expect})))
+        capture.start()
+        try:
+            wait_until(lambda: self.cluster.exec(pod, 'pgrep', '-x', 'tcpdump', check=False),
+                       60, 'tcpdump running in the receiver pod %s' % pod, interval=0.3)
+            during()
         finally:
             capture.join(300)
         run = outcome['run']
         if run.failures:
             raise SystemExit('playbooks/capture.yml failed: %s' % (run.failures,))
-        self.summary(run.result('Report the capture per mirror'), captured[MIRROR_TAP],
-                     captured.get(OVN_LOCAL_PORT))
+        return run.result('Report the capture per mirror')
+
+    def lport_capture(self):
+        """The lport mirror's rules at work: web-0 pings db-0 and sends it UDP at the same
+        time; the receiver pod's own port gets the ICMP copies only."""
+        self.step("lport mirror web0-lport: its rules copy only ICMP to lport-receiver's port")
+        self.say('$ ovn-nbctl mirror-list   (its entry)')
+        listing = self.cluster.nbctl('mirror-list').split('\n\n')
+        for line in next(entry for entry in listing if 'web0-lport:' in entry).splitlines():
+            print('           ' + line.strip('\n'), flush=True)
+        receiver = self.cluster.core.read_namespaced_pod('lport-receiver', 'default')
+        self.ping('web-0', 'db-0', count=1)
+        count, target = 5, PODS['db-0'][2]
+        send_udp = ('import socket, time\n'
+                    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
+                    'for n in range(%d):\n'
+                    '    s.sendto(b"udp copy?", ("%s", 4369))\n'
+                    '    time.sleep(0.2)\n' % (count, target))
+
+        def traffic():
+            self.say('$ kubectl exec web-0 -- ping -c %d %s   and, at the same time,   '
+                     'kubectl exec web-0 -- python3 (%d UDP datagrams to %s:4369)'
+                     % (count, target, count, target))
+            udp = threading.Thread(target=lambda: self.cluster.exec(
+                'web-0', 'python3', '-c', send_udp, check=False))
+            udp.start()
+            self.ping('web-0', 'db-0', count=count)
+            udp.join(60)
+        report = self.capture_playbook('lport-receiver', ['web0-lport'], traffic)
+        print()
+        self.say('What playbooks/capture.yml captured in pod lport-receiver (%s, on %s) on its '
+                 'own port, eth0 (%d packets, pcap %s):' % (
+                     receiver.status.pod_ip, receiver.spec.node_name, report['packets'],
+                     os.path.relpath(report['path'])))
+        kinds = collections.Counter()
+        for frame in read_pcap(report['path']):
+            if len(frame) < 34 or frame[12:14] != b'\x08\x00':
+                continue
+            payload = frame[14 + (frame[14] & 0x0F) * 4:]
+            source, target = ('.'.join(str(byte) for byte in frame[at:at + 4])
+                              for at in (26, 30))
+            kind = (ICMP_TYPES.get(payload[0], 'icmp type %d' % payload[0])
+                    if frame[23] == 1 else 'ip proto %d' % frame[23])
+            kinds[(kind, POD_BY_IP.get(source, source), POD_BY_IP.get(target, target))] += 1
+        for (kind, source, target), number in sorted(kinds.items()):
+            print('           %2d x %-24s %s -> %s' % (number, kind, source, target))
+        udp = sum(number for (kind, dummy, dummy), number in kinds.items()
+                  if kind == 'ip proto 17')
+        unreachable = sum(number for (kind, dummy, dummy), number in kinds.items()
+                          if kind == ICMP_TYPES[3])
+        if udp or not unreachable or not kinds[(ICMP_TYPES[8], 'web-0', 'db-0')]:
+            raise SystemExit('the rules did not copy ICMP alone: %s' % dict(kinds))
+        self.say('Rule 300 icmp4 mirror above rule 200 "1" skip: the pings and db-0\'s answers '
+                 'to the UDP datagrams (port unreachable: they reached db-0) were copied, the '
+                 'UDP datagrams were not.')
 
     def cni_mirror(self):
         self.step('cni_mirror on, rolled out by the DaemonSet controller; mirror0 on %s, off'
@@ -265,6 +340,9 @@ class Demo:
         self.step('Teardown playbook, then the GitOps inventory with nothing declared')
         self.playbook('playbooks/teardown.yml', inventory=self.nodes_inventory,
                       var_files=[self.remote_vars, self.local_vars])
+        if self.lport:
+            self.playbook('playbooks/remote_mirror.yml', var_files=[self.lport_vars],
+                          extra_vars={'remote_mirror_state': 'absent'})
         self.playbook('playbooks/mirrors.yml', inventory=INVENTORY,
                       extra_vars={'kubeovn_mirrors': []})
         left = self.cluster.nbctl('--bare', '--columns=name', 'list', 'Mirror')
@@ -421,7 +499,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('workdir', nargs='?', default='build/demo')
     parser.add_argument('--quiet', action='store_true', help="hide Ansible's task output")
-    parser.add_argument('--ovn', choices=LAB_VERSIONS, default=CURRENT_VERSION,
+    parser.add_argument('--ovn', choices=VERSIONS, default=CURRENT_VERSION,
                         help='OVN version of the lab (default %(default)s, what Kube-OVN '
                              '1.15+ runs; 23.03 is Debian bookworm\'s)')
     options = parser.parse_args(argv)

@@ -17,7 +17,7 @@ import time
 
 from lab.daemons import (DaemonError, command_lines, spawn, stop_processes, wait_for_daemon,
                          wait_until)
-from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, LAB_VERSIONS, ovn
+from lab.ovn_versions import CURRENT_VERSION, HOST_VERSION, VERSIONS, ovn
 
 PREFIX = 'kml'                      # every netns / link name made here starts with this
 UNDERLAY_IP, SINK_IP = '172.31.0.1', '172.31.0.21'
@@ -414,7 +414,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='the one-machine OVN mirroring lab')
     parser.add_argument('action', choices=['up', 'down'])
     parser.add_argument('rundir', nargs='?', default='build/lab')
-    parser.add_argument('--ovn', choices=LAB_VERSIONS, default=CURRENT_VERSION,
+    parser.add_argument('--ovn', choices=VERSIONS, default=CURRENT_VERSION,
                         help='OVN version (default %(default)s)')
     options = parser.parse_args(argv)
     lab = Lab(options.rundir, options.ovn)
