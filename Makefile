@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 # (bookworm's, like Kube-OVN 1.12) or 26.03 (sid's: the demo adds an lport mirror with rules).
 OVN ?= 25.03
 
-.PHONY: help deps kube-apiserver ovn-root node-images test sanity lint unit integration bench demo docs lab-up lab-down clean
+.PHONY: help deps kube-apiserver ovn-root node-images test sanity lint galaxy-import unit integration bench demo docs lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity + unit + integration tests"
@@ -75,6 +75,20 @@ sanity: deps
 		PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-test sanity --python 3.11 --local \
 			--skip-test pslint 2>&1 | grep -v 'Using locale'; exit $${PIPESTATUS[0]}
 
+# Galaxy's importer on the built artifact, offline, in its own virtualenv
+# (requirements-importer.txt); tools/galaxy_import.py accepts only a clean pass.
+IMPORTER_VENV := build/importer-venv
+$(STAMPS)/importer-venv: requirements-importer.txt
+	@mkdir -p $(STAMPS)
+	@echo ">> galaxy-importer virtualenv $(IMPORTER_VENV) with requirements-importer.txt"
+	@[ -x $(IMPORTER_VENV)/bin/python ] || $(PYTHON) -m venv $(IMPORTER_VENV)
+	@$(IMPORTER_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-importer.txt
+	@touch $@
+
+galaxy-import: deps $(STAMPS)/importer-venv
+	@echo ">> galaxy-importer on the artifact of ansible-galaxy collection build"
+	@$(PY) tools/galaxy_import.py $(IMPORTER_VENV)
+
 # ansible-lint (production profile, .ansible-lint) on roles, playbooks and examples, and the
 # changelog fragments.
 lint: deps
@@ -93,7 +107,7 @@ integration: deps kube-apiserver ovn-root node-images
 # daemons (ovsdb-servers, a control plane) on both cores, a test file per worker; then those
 # marked serial (the lab, the real node, namespaces: tests/conftest.py) one at a time.
 # (Exit status 5 is pytest's "no test selected": a PYTEST_ARGS -k may leave one session empty.)
-test: sanity lint kube-apiserver ovn-root node-images
+test: sanity lint galaxy-import kube-apiserver ovn-root node-images
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not serial' -n 2 --dist loadfile --durations=15 \
 		tests/unit tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(PY) -m pytest -q -p no:cacheprovider -m serial --durations=20 \

@@ -287,10 +287,10 @@ class Demo:
             udp.join(60)
         report = self.capture_playbook('lport-receiver', ['web0-lport'], traffic)
         print()
-        self.say('What playbooks/capture.yml captured in pod lport-receiver (%s, on %s) on its '
-                 'own port, eth0 (%d packets, pcap %s):' % (
-                     receiver.status.pod_ip, receiver.spec.node_name, report['packets'],
-                     os.path.relpath(report['path'])))
+        self.say('What playbooks/capture.yml captured in pod lport-receiver (%s, on %s; web-0 '
+                 'on %s) on its own port, eth0 (%d packets, pcap %s):' % (
+                     receiver.status.pod_ip, receiver.spec.node_name, POD_NODES['web-0'],
+                     report['packets'], os.path.relpath(report['path'])))
         kinds = collections.Counter()
         for frame in read_pcap(report['path']):
             if len(frame) < 34 or frame[12:14] != b'\x08\x00':
