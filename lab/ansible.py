@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,8 @@ from tools.collection import REPO, ensure_collection_link
 
 
 def ansible_env(extra=None):
+    """The environment of an ansible run: ours, the collection found here, the JSON callback,
+    then `extra` (a None value unsets that variable)."""
     env = dict(os.environ)
     env.update({
         'ANSIBLE_COLLECTIONS_PATH': ensure_collection_link(),
@@ -22,7 +25,11 @@ def ansible_env(extra=None):
         'ANSIBLE_NOCOLOR': '1',
         'ANSIBLE_RETRY_FILES_ENABLED': '0',
     })
-    env.update(extra or {})
+    for name, value in (extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
@@ -34,8 +41,9 @@ def task(module, args, **keywords):
     return body
 
 
-def run_playbook(tasks, workdir, check=False, diff=False, env=None, timeout=300, play=None):
-    """Run `tasks` in one play on localhost; return each task's result dict, in order."""
+def _run_play(tasks, workdir, check=False, diff=False, env=None, timeout=300, play=None,
+              verbosity=0):
+    """ansible-playbook on `tasks` in one play on localhost: the finished process."""
     play_doc = {'hosts': 'localhost', 'gather_facts': False, 'connection': 'local',
                 'vars': {'ansible_python_interpreter': sys.executable}, 'tasks': tasks}
     play_doc.update(play or {})
@@ -48,16 +56,37 @@ def run_playbook(tasks, workdir, check=False, diff=False, env=None, timeout=300,
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
+    if verbosity:
+        cmd.append('-' + 'v' * verbosity)
     # The exit code is not checked: failed tasks are part of what the tests assert.
-    proc = subprocess.run(cmd, env=ansible_env(env), capture_output=True, text=True,
+    return subprocess.run(cmd, env=ansible_env(env), capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def _report(proc):
+    """The JSON callback's report, printed last (after what -v prints)."""
+    start = re.search(r'^\{$', proc.stdout, re.M)
     try:
-        report = json.loads(proc.stdout)
-    except ValueError:
+        return json.loads(proc.stdout[start.start():])
+    except (AttributeError, ValueError):
         raise AssertionError('ansible-playbook printed no JSON (rc=%s):\n%s\n%s'
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    results = [entry['hosts']['localhost'] for entry in report['plays'][0]['tasks']]
-    return results
+
+
+def _task_results(proc):
+    return [entry['hosts']['localhost'] for entry in _report(proc)['plays'][0]['tasks']]
+
+
+def run_playbook(tasks, workdir, check=False, diff=False, env=None, timeout=300, play=None):
+    """Run `tasks` in one play on localhost; return each task's result dict, in order."""
+    return _task_results(_run_play(tasks, workdir, check, diff, env, timeout, play))
+
+
+def run_playbook_verbose(tasks, workdir, verbosity=3, **options):
+    """run_playbook at -v * `verbosity`: each task's result dict, and everything
+    ansible-playbook printed (stdout and stderr)."""
+    proc = _run_play(tasks, workdir, verbosity=verbosity, **options)
+    return _task_results(proc), proc.stdout + proc.stderr
 
 
 def run_module(module, args, workdir, **options):
@@ -116,9 +145,4 @@ def run_collection_playbook(playbook, env=None, timeout=600, **options):
     """Run playbooks/<name>.yml (see playbook_command) with the JSON callback."""
     proc = subprocess.run(playbook_command(playbook, **options), env=ansible_env(env),
                           capture_output=True, text=True, timeout=timeout, check=False)
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError('ansible-playbook printed no JSON (rc=%s):\n%s\n%s'
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    return PlaybookRun(proc, report)
+    return PlaybookRun(proc, _report(proc))

@@ -13,11 +13,6 @@ INIT_MIRROR = ('--may-exist add-port br-int mirror0 -- set interface mirror0 typ
                'mirror name=m0 output_port=@m -- add bridge br-int mirrors @mirror').split()
 
 
-def kube_ovn_cni_start(lab):
-    """kube-ovn-cni starting on the lab's node."""
-    lab.vsctl(*INIT_MIRROR)
-
-
 def undo_kube_ovn_cni(lab, nb_mirror=None):
     """Remove what kube-ovn-cni added (m0, mirror0), touching no other mirror: clearing the
     bridge's mirrors would orphan ovn-controller's ports again. With `nb_mirror`, first delete

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Connection options shared by every module that talks to the OVN Northbound database.
+    # Connection options shared by every module that talks to the OVN Northbound database. The
+    # Kubernetes API options that find it are kubeovn.mirror.k8s_auth's.
     DOCUMENTATION = r'''
 options:
   nb_connection:
@@ -17,11 +18,15 @@ options:
       - C(unix:PATH), C(tcp:IP:PORT) or C(ssl:IP:PORT); for a clustered (RAFT) Northbound
         database list every member, comma-separated (C(ssl:10.0.0.1:6641,ssl:10.0.0.2:6641)).
         Writes go to the cluster leader.
-      - When not set, the environment variable E(OVN_NB_DB) is used; else, when O(kubeconfig)
-        is set or the module runs in a pod, the NB the cluster publishes (the C(ovn-nb)
-        Endpoints in C(kube-system), port 6641; C(ssl:) with the CA, certificate and key of
-        the secret C(kube-system/kube-ovn-tls) when that secret exists); else
-        C(unix:/var/run/ovn/ovnnb_db.sock).
+      - When not set, the environment variable E(OVN_NB_DB) is used; else, when O(kubeconfig),
+        O(context) or O(host) is set (or its E(K8S_AUTH_*) variable) or the module runs in a
+        pod, the NB the cluster publishes (the C(ovn-nb) Endpoints in C(kube-system), port
+        6641; C(ssl:) with the CA, certificate and key of the secret C(kube-system/kube-ovn-tls)
+        when that secret exists); else C(unix:/var/run/ovn/ovnnb_db.sock).
+      - Finding the NB needs C(get) on C(endpoints/ovn-nb) and C(secrets/kube-ovn-tls) in
+        C(kube-system) (C(docs/rbac.yml)). The TLS key material read from the secret is written
+        only to the module's private temporary directory, removed when the module ends, and
+        never returned.
     type: str
   ssl_key:
     description:
@@ -36,18 +41,6 @@ options:
       - CA certificate (PEM file) that must have signed the server's certificate.
         Required with C(ssl:) remotes. A server whose certificate it did not sign is refused.
     type: path
-  kubeconfig:
-    description:
-      - Kubeconfig used to find the NB when O(nb_connection) is not set (see there). Needs
-        C(get) on C(endpoints/ovn-nb) and C(secrets/kube-ovn-tls) in C(kube-system)
-        (C(docs/rbac.yml)). The TLS key material read from the secret is written only to the
-        module's private temporary directory, removed when the module ends, and never returned.
-      - Default from E(K8S_AUTH_KUBECONFIG).
-    type: path
-  context:
-    description:
-      - Context of O(kubeconfig). Default from E(K8S_AUTH_CONTEXT).
-    type: str
   timeout:
     description:
       - Seconds allowed for connecting (schema fetch and the first read of the tables the
@@ -57,7 +50,7 @@ options:
     default: 30
 requirements:
   - ovsdbapp >= 2.18 (Python, on the host that runs the module)
-  - kubernetes (Python), only to find the NB through O(kubeconfig) or in-cluster config
+  - kubernetes (Python), only to find the NB through the Kubernetes API
   - ovs (Python bindings of Open vSwitch; a dependency of ovsdbapp). From 3.4 on, ports are
     attached and detached with raw operations (faster for thousands of ports), and a mirror
     deleted by someone else during the run makes the transaction plan again; before 3.4 only

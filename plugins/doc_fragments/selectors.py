@@ -13,8 +13,9 @@ class ModuleDocFragment(object):
 options:
   selectors:
     description:
-      - Pods chosen by labels, resolved through the Kubernetes API at each run (O(kubeconfig)
-        / O(context), else the in-cluster service account or the default kubeconfig).
+      - Pods chosen by labels, resolved through the Kubernetes API at each run (O(host) and
+        O(api_key), O(kubeconfig) and O(context), else the in-cluster service account or the
+        default kubeconfig; see there).
       - The mirror is exact while selectors are given (O(state=present)); its ports are those
         of the pods that match now, plus the ones named in O(ports) and O(pods), and every
         other port is dropped. So a recreated pod is re-attached and a Deployment's renamed

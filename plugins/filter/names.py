@@ -10,13 +10,20 @@ __metaclass__ = type
 
 # Each filter is documented in its sidecar file (attachment_provider.yml, owner_marker.yml,
 # marked_owner.yml, owner_marker_key.yml, remote_markers.yml, marked_receiver.yml,
-# marked_since.yml).
+# marked_since.yml, pod_refs.yml).
+
+import re
+
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeovn.mirror.plugins.module_utils import kube_ovn_names
 from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import (
     OWNER_KEY, RECEIVER_KEY, SINCE_KEY)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
+    kubernetes_name_problem)
+
+_POD_REF_SEPARATORS = re.compile(r'[\s,]+')
 
 
 def attachment_provider(nad, namespace='default'):
@@ -65,9 +72,30 @@ def marked_since(external_ids):
     return (external_ids or {}).get(SINCE_KEY)
 
 
+def pod_refs(refs, namespace='default'):
+    """[{name, namespace}] of pods written `namespace/name` (or `name`): a list, or one
+    string separated by commas, spaces or new lines, as an AWX survey answer is."""
+    if refs is None:
+        return []
+    if isinstance(refs, str):
+        refs = _POD_REF_SEPARATORS.split(refs.strip())
+    pods = []
+    for ref in refs:
+        if not ref:
+            continue
+        pod_namespace, dummy, name = str(ref).rpartition('/')
+        pod_namespace = pod_namespace or namespace
+        problem = (kubernetes_name_problem('namespace', pod_namespace, label=True)
+                   or kubernetes_name_problem('pod', name))
+        if problem:
+            raise AnsibleFilterError('pod_refs: %r: %s' % (ref, problem))
+        pods.append({'name': name, 'namespace': pod_namespace})
+    return pods
+
+
 class FilterModule(object):
     def filters(self):
         return {'attachment_provider': attachment_provider, 'owner_marker': owner_marker,
                 'marked_owner': marked_owner, 'owner_marker_key': owner_marker_key,
                 'remote_markers': remote_markers, 'marked_receiver': marked_receiver,
-                'marked_since': marked_since}
+                'marked_since': marked_since, 'pod_refs': pod_refs}

@@ -16,15 +16,32 @@ DEFAULT_NB_CONNECTION = 'unix:/var/run/ovn/ovnnb_db.sock'
 DEFAULT_OVS_CONNECTION = 'unix:/run/openvswitch/db.sock'
 DEFAULT_TIMEOUT = 30
 
-# The Kubernetes API (doc fragment kubeovn.mirror.ovn_nb and the modules taking selectors).
+
+def _env(*names):
+    return (env_fallback, list(names))
+
+
+# The Kubernetes API (doc fragment kubeovn.mirror.k8s_auth; k8s.api_client uses them), with
+# kubernetes.core's names, aliases and environment variables (a set option wins over them).
+# No `ssl_ca_cert` alias for ca_cert: the NB's ssl_ca_cert (NB_OPTIONS) has that name.
 KUBE_OPTIONS = dict(
-    kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
-    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
+    kubeconfig=dict(type='path', fallback=_env('K8S_AUTH_KUBECONFIG')),
+    context=dict(type='str', fallback=_env('K8S_AUTH_CONTEXT')),
+    host=dict(type='str', fallback=_env('K8S_AUTH_HOST')),
+    api_key=dict(type='str', no_log=True, fallback=_env('K8S_AUTH_API_KEY')),
+    validate_certs=dict(type='bool', aliases=['verify_ssl'],
+                        fallback=_env('K8S_AUTH_VALIDATE_CERTS', 'K8S_AUTH_VERIFY_SSL')),
+    ca_cert=dict(type='path', fallback=_env('K8S_AUTH_CA_CERT', 'K8S_AUTH_SSL_CA_CERT')),
+    client_cert=dict(type='path', aliases=['cert_file'],
+                     fallback=_env('K8S_AUTH_CLIENT_CERT', 'K8S_AUTH_CERT_FILE')),
+    client_key=dict(type='path', aliases=['key_file'], no_log=False,
+                    fallback=_env('K8S_AUTH_CLIENT_KEY', 'K8S_AUTH_KEY_FILE')),
+    proxy=dict(type='str', fallback=_env('K8S_AUTH_PROXY')),
 )
 
 # The OVN Northbound connection (doc fragment kubeovn.mirror.ovn_nb).
 NB_OPTIONS = dict(
-    nb_connection=dict(type='str', fallback=(env_fallback, ['OVN_NB_DB'])),
+    nb_connection=dict(type='str', fallback=_env('OVN_NB_DB')),
     ssl_key=dict(type='path', no_log=False),
     ssl_cert=dict(type='path'),
     ssl_ca_cert=dict(type='path'),

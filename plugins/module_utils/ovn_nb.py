@@ -112,14 +112,14 @@ def connection_settings(params, private_dir=None):
     """The NB's ovsdb.ConnectionSettings: the options, else the cluster's published NB, else
     the default.
 
-    The cluster is asked (see k8s.discover_nb) only when nb_connection is not set and a
-    kubeconfig is given or the module runs inside a pod.
+    The cluster is asked (see k8s.discover_nb) only when nb_connection is not set and the
+    API options name a cluster (a kubeconfig, a context or a host) or the module runs in a pod.
     """
     settings = ovsdb_remotes.ConnectionSettings(
         params['nb_connection'], params['timeout'], ssl_key=params['ssl_key'],
         ssl_cert=params['ssl_cert'], ssl_ca_cert=params['ssl_ca_cert'])
-    if not settings.connection and (params['kubeconfig'] or k8s.in_cluster()):
-        endpoint = k8s.discover_nb(params['kubeconfig'], params['context'], private_dir)
+    if not settings.connection and k8s.names_a_cluster(params):
+        endpoint = k8s.discover_nb(params, private_dir)
         settings.connection = endpoint.connection
         for option, path in endpoint.tls.items():
             setattr(settings, option, getattr(settings, option) or path)

@@ -116,24 +116,24 @@ def check_selectors(selectors, what='selectors'):
             check_text('%s: provider' % where, provider)
 
 
-def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
+def resolve_selectors(selectors, params=None, client=None):
     """The pods matching any of `selectors` now, as dicts {namespace, name, lsp}, sorted by
-    LSP and without repeats. Raises DiscoveryError when the API cannot be read."""
+    LSP and without repeats, read with the API options in `params` (k8s.api_client). Raises
+    DiscoveryError when the API cannot be read."""
     if not selectors:
         return []
-    from kubernetes import client as kube_client
-    core = kube_client.CoreV1Api(client or k8s.api_client(kubeconfig, context))
+    core = k8s.CoreApi(params, client)
     found = {}
     for item in selectors:
         selector = ','.join(str(s).strip() for s in item.get('label_selectors') or [])
         namespace = item.get('namespace')
         if namespace:
-            pods = k8s.read(lambda: core.list_namespaced_pod(namespace,
-                                                             label_selector=selector),
-                            'pods in namespace %s' % namespace)
+            pods = core.read(lambda api: api.list_namespaced_pod(namespace,
+                                                                 label_selector=selector),
+                             'pods in namespace %s' % namespace)
         else:
-            pods = k8s.read(lambda: core.list_pod_for_all_namespaces(label_selector=selector),
-                            'pods in all namespaces')
+            pods = core.read(lambda api: api.list_pod_for_all_namespaces(label_selector=selector),
+                             'pods in all namespaces')
         for pod in (pods.items if pods is not None else []):
             if not counts_for_mirrors(pod):
                 continue
@@ -143,10 +143,10 @@ def resolve_selectors(selectors, kubeconfig=None, context=None, client=None):
 
 
 def matched_pods(params, selectors, require_match=False, what='selectors'):
-    """The pods `selectors` match now (resolve_selectors, with the kubeconfig and context in
-    `params`). DiscoveryError when the API cannot be read, or when `require_match` is set
-    and nothing matches: the run then writes nothing."""
-    matched = resolve_selectors(selectors, params.get('kubeconfig'), params.get('context'))
+    """The pods `selectors` match now (resolve_selectors, with the API options in `params`).
+    DiscoveryError when the API cannot be read, or when `require_match` is set and nothing
+    matches: the run then writes nothing."""
+    matched = resolve_selectors(selectors, params)
     if require_match and selectors and not matched:
         raise DiscoveryError('nothing was changed because %s (%s) match no pod '
                              '(require_match=true)' % (what, describe(selectors)))

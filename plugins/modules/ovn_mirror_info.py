@@ -19,6 +19,7 @@ extends_documentation_fragment:
   - kubeovn.mirror.attributes
   - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
+  - kubeovn.mirror.k8s_auth
 options:
   name:
     description: Only this mirror. An unknown name returns an empty list.

@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - kubeovn.mirror.attributes
   - kubeovn.mirror.attributes.actiongroup_ovn
   - kubeovn.mirror.ovn_nb
+  - kubeovn.mirror.k8s_auth
 options:
   mirrors:
     description: The declared mirrors. Names must be unique.

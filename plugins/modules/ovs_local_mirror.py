@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - kubeovn.mirror.attributes
   - kubeovn.mirror.pods
   - kubeovn.mirror.selectors
+  - kubeovn.mirror.k8s_auth
   - kubeovn.mirror.ovs_node
 options:
   name:
@@ -76,12 +77,6 @@ options:
     type: list
     elements: str
     default: []
-  kubeconfig:
-    description: Path of a kubeconfig for O(selectors); default E(K8S_AUTH_KUBECONFIG), in-cluster, then the usual lookup.
-    type: path
-  context:
-    description: Kubeconfig context for O(selectors); default E(K8S_AUTH_CONTEXT).
-    type: str
   direction:
     description:
       - Seen from the pod. C(egress) is what it sends (OVS C(select_src_port)), C(ingress) what

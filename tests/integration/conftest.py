@@ -344,3 +344,10 @@ def cni_daemonset(kube):
 def helm_cni_daemonset(kube):
     """kube-system/kube-ovn-cni as Kube-OVN v1.14's Helm chart renders it (Helm's marks on)."""
     return _replace_cni_daemonset(kube, 'helm')
+
+
+@pytest.fixture
+def nb_on_test_link(tmp_path, pki):
+    """An NB reachable at an address Endpoints accept (kube_access.serve_nb_on_test_link)."""
+    from kube_access import serve_nb_on_test_link
+    yield from serve_nb_on_test_link(tmp_path, pki)

@@ -306,7 +306,7 @@ def test_cni_mirror_changes_only_the_two_flags(kube, cni_daemonset, tmp_path):
         before.metadata.generation
 
     # No DaemonSet controller here: the repair after a rollout (which waits for it) is
-    # covered by test_cni_mirror_repair.py.
+    # covered on the two-node cluster (test_cluster.py, and make demo).
     first = run_role(kube, 'cni_mirror', {'cni_mirror_repair': False}, tmp_path)
     assert not failed(first) and changed_count(first) >= 1, messages(first)
     after, args = cni_args(kube)

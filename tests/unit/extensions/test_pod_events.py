@@ -12,6 +12,7 @@ import yaml
 from kubernetes.client import (V1ObjectMeta, V1Pod, V1PodCondition, V1PodSpec, V1PodStatus)
 
 from ansible_collections.kubeovn.mirror.extensions.eda.plugins.event_source import pod_events
+from ansible_collections.kubeovn.mirror.plugins.module_utils.options import KUBE_OPTIONS
 from tools.collection import ensure_collection_link
 
 WEB = [{'namespace': 'default', 'label_selectors': ['app=web']}]
@@ -30,11 +31,24 @@ def pod(name='web-0', labels=None, annotations=None, ready=False, node='n1', pha
             V1PodCondition(type='Ready', status='True' if ready else 'False')]))
 
 
-def test_defaults_filled_in():
+def test_defaults_filled_in(monkeypatch):
+    for name in [name for name in os.environ if name.startswith('K8S_AUTH_')]:
+        monkeypatch.delenv(name)
     assert pod_events.check_args({'selectors': WEB}) == dict(
-        selectors=[dict(WEB[0], provider=None)], kubeconfig=None, context=None, cni=True,
+        selectors=[dict(WEB[0], provider=None)], cni=True,
         cni_namespace='kube-system', cni_label_selector='app=kube-ovn-cni', resync_interval=600,
-        backoff_max=30, watch_timeout=300)
+        backoff_max=30, watch_timeout=300, **dict.fromkeys(KUBE_OPTIONS))
+
+
+def test_the_api_options_are_the_modules_with_their_variables(monkeypatch):
+    """host and api_key from K8S_AUTH_* as in the modules (an option given wins); a client
+    certificate without its key stops the source at start."""
+    monkeypatch.setenv('K8S_AUTH_HOST', 'https://api.test:6443')
+    monkeypatch.setenv('K8S_AUTH_API_KEY', 'env-token')
+    checked = pod_events.check_args({'selectors': WEB, 'api_key': 'given-token'})
+    assert (checked['host'], checked['api_key']) == ('https://api.test:6443', 'given-token')
+    with pytest.raises(pod_events.ArgumentError, match='client_cert and client_key go together'):
+        pod_events.check_args({'selectors': WEB, 'client_cert': '/c.pem'})
 
 
 def test_none_is_as_if_not_given():

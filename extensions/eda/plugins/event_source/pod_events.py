@@ -34,6 +34,8 @@ if 'ansible_collections' not in sys.modules:
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 from ansible.module_utils.errors import UnsupportedError  # noqa: E402
 
+from ansible_collections.kubeovn.mirror.plugins.doc_fragments.k8s_auth import (  # noqa: E402
+    ModuleDocFragment as K8sAuth)
 from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s  # noqa: E402
 from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import (  # noqa: E402
     lsp_name)
@@ -43,6 +45,10 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.pods import (  # no
     counts_for_mirrors)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.selectors import (  # noqa: E402
     check_label_selector, check_selectors)
+
+# The Kubernetes API options (kubeconfig, context, host, api_key, ...), documented once for the
+# modules and this source: the doc fragment's options, appended to DOCUMENTATION's.
+K8S_AUTH_OPTIONS = K8sAuth.DOCUMENTATION.split('options:\n', 1)[1]
 
 DOCUMENTATION = r"""
 ---
@@ -70,6 +76,9 @@ description:
     Connection errors back off, doubling up to O(backoff_max) seconds.
   - The source never returns on its own (a returning source ends the rulebook); it stops when
     cancelled. It logs no token or kubeconfig content.
+  - It reaches the Kubernetes API as the modules do (O(host) with O(api_key), O(kubeconfig),
+    the service account; each unset option from its E(K8S_AUTH_*) environment variable, as
+    kubernetes.core's modules).
   - Bad arguments stop it at start with a message naming the value.
 options:
   selectors:
@@ -97,15 +106,6 @@ options:
           - The provider of an attachment network; the events' C(lsp) is then
             C(<pod>.<namespace>.<provider>), and C(addressed) that provider's annotation.
         type: str
-  kubeconfig:
-    description:
-      - The kubeconfig file. Without it, C(K8S_AUTH_KUBECONFIG), C($KUBECONFIG),
-        C(~/.kube/config), then the in-cluster service account.
-    type: path
-  context:
-    description:
-      - The kubeconfig context (default C(K8S_AUTH_CONTEXT), then the current context).
-    type: str
   cni:
     description:
       - Follow the kube-ovn-cni pods too (the C(cni) events).
@@ -136,7 +136,7 @@ options:
       - Seconds (at least V(5)) one watch request lasts before it is renewed.
     type: float
     default: 300
-"""
+""" + K8S_AUTH_OPTIONS
 
 EXAMPLES = r"""
 - name: Follow the declared mirrors
@@ -219,6 +219,7 @@ def check_args(args):
     checked = result.validated_parameters
     try:
         check_selectors(checked['selectors'])
+        k8s.check_settings(checked)
     except ValueError as exc:
         raise ArgumentError(exc)
     try:
@@ -369,7 +370,7 @@ def cni_event(key, before, after):
 def followers(args, emit, stop, client=None):
     """The Follower of each selector (and of the kube-ovn-cni pods) for checked `args`."""
     from kubernetes import client as kube_client
-    core = kube_client.CoreV1Api(client or k8s.api_client(args['kubeconfig'], args['context']))
+    core = kube_client.CoreV1Api(client or k8s.api_client(args))
     found = []
     for index, item in enumerate(args['selectors']):
         labels = ','.join(str(s).strip() for s in item.get('label_selectors') or [])

@@ -1,6 +1,8 @@
 """The shared names filters: one provider format, one owner marker key, the remote_mirror
 role's receiver and since markers."""
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -46,3 +48,18 @@ def test_remote_markers_keep_the_first_since_and_read_back():
 def test_remote_markers_refuse_a_receiver_without_namespace():
     with pytest.raises(AnsibleFilterError, match="<namespace>/<name> \\(got 'receiver'\\)"):
         names.remote_markers('netops', 'receiver', '2026-12-03T04:00:00Z')
+
+
+def test_pod_refs_reads_a_list_or_a_survey_answer():
+    assert names.pod_refs(['shop/web-0', 'db-0']) == [
+        {'name': 'web-0', 'namespace': 'shop'}, {'name': 'db-0', 'namespace': 'default'}]
+    assert names.pod_refs('shop/web-0, shop/web-1\n db-0\n', namespace='lab') == [
+        {'name': 'web-0', 'namespace': 'shop'}, {'name': 'web-1', 'namespace': 'shop'},
+        {'name': 'db-0', 'namespace': 'lab'}]
+    assert names.pod_refs(None) == [] and names.pod_refs('') == []
+
+
+@pytest.mark.parametrize('ref', ['Shop/web-0', 'shop/web_0', 'shop/'])
+def test_pod_refs_names_a_bad_reference(ref):
+    with pytest.raises(AnsibleFilterError, match=re.escape(repr(ref))):
+        names.pod_refs([ref])

@@ -60,6 +60,6 @@ def test_selectors_resolve_to_the_pods_that_count(monkeypatch):
             return listed
     monkeypatch.setattr(kubernetes.client, 'CoreV1Api', Core)
     found = selectors.resolve_selectors([{'namespace': 'default', 'label_selectors': ['app=web']}],
-                                        client=object())
+                                        client=kubernetes.client.ApiClient())
     assert found == [dict(namespace='default', name='web-0', lsp='web-0.default'),
                      dict(namespace='default', name='web-1', lsp='web-1.default')]
