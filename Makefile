@@ -23,7 +23,7 @@ OVN ?= 25.03
 .PHONY: help deps kube-apiserver ovn-root node-images test sanity lint galaxy-import unit integration bench demo docs lab-up lab-down clean
 
 help:
-	@echo "make test   - install everything, then sanity + unit + integration tests"
+	@echo "make test   - install everything, then sanity, lint, galaxy-importer, unit and integration tests"
 	@echo "make bench  - benchmarks (bench/README.md)"
 	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces); OVN=25.03|23.03|26.03"
 	@echo "make demo   - install everything, run the playbooks against the embedded lab, show mirrored packets"
@@ -76,16 +76,16 @@ sanity: deps
 			--skip-test pslint 2>&1 | grep -v 'Using locale'; exit $${PIPESTATUS[0]}
 
 # Galaxy's importer on the built artifact, offline, in its own virtualenv
-# (requirements-importer.txt); tools/galaxy_import.py accepts only a clean pass.
-IMPORTER_VENV := build/importer-venv
-$(STAMPS)/importer-venv: requirements-importer.txt
-	@mkdir -p $(STAMPS)
+# (requirements-importer.txt), made once per requirements file and cached under ~/.cache;
+# tools/galaxy_import.py accepts only a clean pass.
+IMPORTER_VENV := $(HOME)/.cache/kubeovn-mirror/importer-venv-$(shell sha256sum requirements-importer.txt | cut -c1-12)
+$(IMPORTER_VENV)/.complete:   # the path names the requirements: no timestamp to compare
 	@echo ">> galaxy-importer virtualenv $(IMPORTER_VENV) with requirements-importer.txt"
-	@[ -x $(IMPORTER_VENV)/bin/python ] || $(PYTHON) -m venv $(IMPORTER_VENV)
+	@rm -rf $(IMPORTER_VENV) && $(PYTHON) -m venv $(IMPORTER_VENV)
 	@$(IMPORTER_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-importer.txt
 	@touch $@
 
-galaxy-import: deps $(STAMPS)/importer-venv
+galaxy-import: deps $(IMPORTER_VENV)/.complete
 	@echo ">> galaxy-importer on the artifact of ansible-galaxy collection build"
 	@$(PY) tools/galaxy_import.py $(IMPORTER_VENV)
 
@@ -104,11 +104,11 @@ integration: deps kube-apiserver ovn-root node-images
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # Two pytest sessions over unit + integration: first the tests that start only their own
-# daemons (ovsdb-servers, a control plane) on both cores, a test file per worker; then those
-# marked serial (the lab, the real node, namespaces: tests/conftest.py) one at a time.
+# daemons (ovsdb-servers, a control plane) on both cores, an idle worker taking tests from the
+# other (worksteal); then those marked serial (the lab, the real node, namespaces: tests/conftest.py) one at a time.
 # (Exit status 5 is pytest's "no test selected": a PYTEST_ARGS -k may leave one session empty.)
 test: sanity lint galaxy-import kube-apiserver ovn-root node-images
-	$(PY) -m pytest -q -p no:cacheprovider -m 'not serial' -n 2 --dist loadfile --durations=15 \
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not serial' -n 2 --dist worksteal --durations=15 \
 		tests/unit tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(PY) -m pytest -q -p no:cacheprovider -m serial --durations=20 \
 		tests/unit tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]

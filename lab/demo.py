@@ -322,14 +322,27 @@ class Demo:
         after = self.cni_pods()
         self.say('kube-ovn-cni pods replaced: %s -> %s' % (
             ', '.join(sorted(before)), ', '.join(sorted(after))))
-        lines, dummy = self.cluster.node(WEB_NODE).capture('mirror0', lambda: (
-            self.ping('web-0', 'web-1', count=3)), seconds=5)
-        self.local_summary(lines, '$ ip netns exec kml-%s tcpdump -i mirror0 icmp   (every pod '
-                           'of %s, both directions)' % (WEB_NODE, WEB_NODE))
+        receiver_ip = self.cluster.core.read_namespaced_pod('mirror-receiver',
+                                                            'default').status.pod_ip
+
+        def traffic():      # between node-b's pods, and between node-a's (none of mirror0's)
+            self.ping('web-0', 'web-1', count=3)
+            self.cluster.ping('db-0', receiver_ip, count=3)
+        web = self.cluster.node(WEB_NODE)
+        lines, dummy = web.capture('mirror0', traffic, seconds=6)
+        seen = self.local_summary(lines, '$ ip netns exec kml-%s tcpdump -i mirror0 icmp   (every '
+                                  'pod of %s, both directions; none of %s\'s)'
+                                  % (WEB_NODE, WEB_NODE, RECEIVER_NODE))
+        if seen != {('echo request', 'web-0', 'web-1'): 3, ('echo reply', 'web-1', 'web-0'): 3}:
+            raise SystemExit('mirror0 on %s copied %s, not exactly its own pods\' pings'
+                             % (WEB_NODE, dict(seen)))
         self.playbook('playbooks/local_mirror.yml', extra_vars={
             'local_mirror_cni': {'enable': False, 'wait': True}})
-        self.say('kube-ovn-cni back to --enable-mirror=false; the role repaired the OVN '
-                 'mirrors its restart broke (mirror_repair)')
+        lines, dummy = web.capture('mirror0', traffic, seconds=6)
+        if [line for line in lines if 'ICMP' in line]:
+            raise SystemExit('mirror0 still copies after cni_mirror off: %s' % lines)
+        self.say('kube-ovn-cni back to --enable-mirror=false: mirror0 on %s silent; the role '
+                 'repaired the OVN mirrors its restart broke (mirror_repair)' % WEB_NODE)
 
     def cni_pods(self):
         return [pod.metadata.name for pod in self.cluster.core.list_namespaced_pod(
@@ -475,18 +488,21 @@ class Demo:
                                'web0-ovn-local, filter both):' % (OVN_LOCAL_PORT, WEB_NODE))
 
     def local_summary(self, lines, title):
+        """Print the ICMP echoes tcpdump saw on a local mirror port; {(what, source pod,
+        destination pod): packets}."""
         counts = collections.Counter()
         for line in lines:
             match = re.search(r'IP (\S+) > (\S+): ICMP (echo \w+)', line)
             if match:
-                counts[(match.group(1), match.group(2), match.group(3))] += 1
+                counts[(match.group(3), POD_BY_IP.get(match.group(1), match.group(1)),
+                        POD_BY_IP.get(match.group(2), match.group(2)))] += 1
         print()
         self.say(title)
         if not counts:
             raise SystemExit('no mirrored packets on that port')
-        for (src, dst, what), number in sorted(counts.items()):
-            print('           %2d x %s %s -> %s'
-                  % (number, what, POD_BY_IP.get(src, src), POD_BY_IP.get(dst, dst)))
+        for (what, src, dst), number in sorted(counts.items(), key=lambda item: item[0][1:]):
+            print('           %2d x %s %s -> %s' % (number, what, src, dst))
+        return counts
 
     def stop(self):
         self.step('Stop everything')

@@ -7,6 +7,7 @@ ovsdb-server; the kubelet and Kube-OVN's controller are played by lab/standin.py
 Kube-OVN gives pods are added with ovn-nbctl. "Local mirror" needs nodes and stays out.
 """
 
+import re
 import subprocess
 import uuid
 
@@ -22,7 +23,10 @@ from kube_access import api_ca_cert, publish_nb, service_account_token
 
 pytestmark = pytest.mark.kube
 
-EXPIRES = 'kubeovn.mirror/expires'
+# The markers the remote_mirror role writes: its owner, the receiver pod it made, since when
+# the mirror exists; and the expiry the Expire job reads.
+OWNER, RECEIVER = 'kubeovn.mirror/owner', 'kubeovn.mirror/receiver'
+SINCE, EXPIRES = 'kubeovn.mirror/since', 'kubeovn.mirror/expires'
 
 
 def read(path):
@@ -99,6 +103,10 @@ def test_the_templates_are_what_docs_awx_md_describes():
 
 def test_mirror_a_pod_then_check_then_remove_with_awx_credentials(kube, nb, namespace,
                                                                   tmp_path):
+    """"Mirror a pod": a Check job writes nothing; the job makes the networks, the receiver,
+    the OVN mirror with its markers and the port attached; again, nothing changes (its since
+    kept); a Check job with another key shows the diff and writes nothing; "Remove a remote
+    mirror" takes away what it made and nothing else."""
     suffix = uuid.uuid4().hex[:6]
     add_pods(kube, nb.nbctl, namespace, {'web-0': {'app': 'web'}})
     inventory = localhost_inventory({
@@ -121,15 +129,26 @@ def test_mirror_a_pod_then_check_then_remove_with_awx_credentials(kube, nb, name
     def launch(template, **options):
         return AwxJob(tmp_path, template, inventory, credentials, **options).run()
 
+    # What the teardown must leave alone: a hand-made mirror and another NAD.
+    nb.nbctl('mirror-add', 'by-hand', 'gre', '5', 'to-lport', SINK_IP)
+    nads = kube.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions', namespace)
+    nads.create({'apiVersion': 'k8s.cni.cncf.io/v1', 'kind': 'NetworkAttachmentDefinition',
+                 'metadata': {'name': 'unrelated'}, 'spec': {'config': '{}'}})
+
     with ClusterStandIn(kube.kubeconfig, addresses={(namespace, 'mirror-receiver'): SINK_IP}):
+        review = launch('Mirror a pod (remote)', survey=survey, job_type='check')
+        assert review.status == 'successful' and not review.failures, review
+        assert nb.mirror('web0-tap') is None and nads.get_or_none('mirrornet') is None
+
         first = launch('Mirror a pod (remote)', survey=survey, verbosity=3)
         assert first.status == 'successful' and not first.failures, first
         mirror = nb.mirror('web0-tap')
-        assert (mirror['type'], mirror['index'], mirror['filter'], mirror['sink']) == \
-            ('gre', 42, 'from-lport', SINK_IP), mirror
+        since = mirror['external_ids'].pop(SINCE)
+        assert (mirror['type'], mirror['index'], mirror['filter'], mirror['sink'],
+                mirror['external_ids']) == ('gre', 42, 'from-lport', SINK_IP, {
+                    OWNER: 'kubeovn.mirror', RECEIVER: namespace + '/mirror-receiver'}), mirror
+        assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', since), since
         assert nb.ports_of('web0-tap') == ['web-0.%s' % namespace]
-        nads = kube.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions',
-                           namespace)
         assert nads.get_or_none('mirrornet') is not None
         assert kube.custom('kubeovn.io', 'v1', 'subnets').get('sub' + suffix)['spec'][
             'provider'] == 'mirrornet.%s.ovn' % namespace
@@ -139,6 +158,7 @@ def test_mirror_a_pod_then_check_then_remove_with_awx_credentials(kube, nb, name
 
         again = launch('Mirror a pod (remote)', survey=survey)
         assert again.status == 'successful' and again.changed == [], (again.changed, again)
+        assert nb.mirror('web0-tap')['external_ids'][SINCE] == since        # kept
 
         check = launch('Mirror a pod (remote)', survey=dict(survey, remote_mirror_index=43),
                        job_type='check')
@@ -153,6 +173,7 @@ def test_mirror_a_pod_then_check_then_remove_with_awx_credentials(kube, nb, name
     assert kube.custom('kubeovn.io', 'v1', 'subnets').get_or_none('sub' + suffix) is None
     assert [p.metadata.name for p in kube.core.list_namespaced_pod(namespace).items] == \
         ['web-0']
+    assert nb.mirror('by-hand') is not None and nads.get_or_none('unrelated') is not None
 
 
 def test_gitops_converge_then_expire_with_only_the_bearer_token(kube, nb_on_test_link,

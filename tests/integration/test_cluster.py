@@ -184,36 +184,6 @@ def traffic_on_each_node(cluster):
         assert ' 0% packet loss' in cluster.ping(source, ip_of(cluster, target), count=3)
 
 
-def cni_pods(cluster):
-    return dict((pod.spec.node_name, pod.metadata.uid) for pod in cluster.core.list_namespaced_pod(
-        'kube-system', label_selector='app=kube-ovn-cni').items)
-
-
-def test_cni_mirror_rolls_kube_ovn_cni_out_and_mirror0_on_node_b_copies_its_pods(cluster):
-    """cni_mirror sets --enable-mirror=true; the DaemonSet controller replaces kube-ovn-cni on
-    both nodes (the role waits for it); its InitMirror makes m0 select_all. tcpdump on node B's
-    mirror0 then sees both directions between node B's pods and nothing of node A's. Back to
-    false: m0 selects nothing and mirror0 is silent."""
-    before = cni_pods(cluster)
-    run = play(cluster, 'playbooks/local_mirror.yml', extra_vars={
-        'local_mirror_cni': {'enable': True, 'wait': True}})
-    assert run.failures == [] and run.changed >= 1, run.failures
-    after = cni_pods(cluster)
-    assert sorted(after) == [NODE_A, NODE_B]
-    assert not set(after.values()) & set(before.values()), 'kube-ovn-cni was not replaced'
-    assert m0(cluster, NODE_B) == (True, [])
-    seen = mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster))
-    b0, b1 = ip_of(cluster, 'b-0'), ip_of(cluster, 'b-1')
-    assert set(seen) == {(b0, b1, 'request'), (b1, b0, 'reply')}, seen
-    assert len(seen) == 6, seen
-
-    run = play(cluster, 'playbooks/local_mirror.yml', extra_vars={
-        'local_mirror_cni': {'enable': False, 'wait': True}})
-    assert run.failures == [], run.failures
-    assert m0(cluster, NODE_B) == (False, [])
-    assert mirror0_icmp(cluster, NODE_B, lambda: traffic_on_each_node(cluster)) == []
-
-
 def test_pod_mirror_copies_what_one_pod_of_node_b_receives(cluster):
     """Global mirroring off, pod_mirror annotates b-0: kube-ovn-cni on node B puts b-0's port
     into m0's select_dst_port only, so while b-0 pings b-1 mirror0 sees the replies b-0

@@ -22,8 +22,10 @@ EXPECTED = ['What playbooks/capture.yml captured in pod mirror-receiver on net1'
             'What OVN copied to kmlmon0 on node-b (OVN local mirror web0-ovn-local, '
             'filter both)',
             # cni_mirror rolled kube-ovn-cni out; node-b's mirror0 copied its pods' traffic
+            # exactly (none of node-a's), and nothing once off (the demo checks both)
             'kube-ovn-cni pods replaced: ', '$ ip netns exec kml-node-b tcpdump -i mirror0 icmp',
             '3 x echo request web-0 -> web-1', '3 x echo reply web-1 -> web-0',
+            'back to --enable-mirror=false: mirror0 on node-b silent',
             # the rulebook followed a new pod, a recreated one and a deleted one by itself
             '-> port db-1.default attached to db-ingress', '-> detached from db-ingress',
             "db-ingress mirrors ['db-0.default']", 'rulebook stopped (Ctrl-C), no process left']

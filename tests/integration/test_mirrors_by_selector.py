@@ -13,7 +13,7 @@ pytestmark = pytest.mark.kube
 SINK = '172.19.0.21'
 
 
-class Cluster:
+class ApiAndNb:
     """The API (pods) and the NB (their LSPs), changed the way a cluster changes them."""
 
     def __init__(self, kube, nb, namespace):
@@ -45,13 +45,13 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(kube, nb, namespace):
+def api_and_nb(kube, nb, namespace):
     nb.nbctl('mirror-add', 'sel1', 'gre', '99', 'from-lport', SINK)
-    return Cluster(kube, nb, namespace)
+    return ApiAndNb(kube, nb, namespace)
 
 
-def test_lsp_mirror_by_selector_follows_recreated_and_renamed_pods(cluster):
-    c, nb = cluster, cluster.nb
+def test_lsp_mirror_by_selector_follows_recreated_and_renamed_pods(api_and_nb):
+    c, nb = api_and_nb, api_and_nb.nb
     c.pod('web-a', {'app': 'web'})
     c.pod('web-b', {'app': 'web'}, lsp=False)       # Kube-OVN has not made its LSP yet
     c.pod('db-0', {'app': 'db'})
@@ -100,8 +100,8 @@ def test_lsp_mirror_by_selector_follows_recreated_and_renamed_pods(cluster):
     assert renamed['diff']['before']['ports'] == [c.port('web-a'), c.port('web-b')]
 
 
-def test_lsp_mirror_selector_all_namespaces_provider_and_detach(cluster, kube):
-    c, nb = cluster, cluster.nb
+def test_lsp_mirror_selector_all_namespaces_provider_and_detach(api_and_nb, kube):
+    c, nb = api_and_nb, api_and_nb.nb
     c.pod('api-0', {'tier': 'api', 'env': 'prod'}, lsp=False)
     nb.add_ports([c.port('api-0') + '.attachnet.default.ovn'])
     c.pod('api-1', {'tier': 'api', 'env': 'dev'})
@@ -115,8 +115,8 @@ def test_lsp_mirror_selector_all_namespaces_provider_and_detach(cluster, kube):
     assert nb.ports_of('sel1') == []
 
 
-def test_require_match_and_bad_selectors_fail_and_write_nothing(cluster):
-    c, nb = cluster, cluster.nb
+def test_require_match_and_bad_selectors_fail_and_write_nothing(api_and_nb):
+    c, nb = api_and_nb, api_and_nb.nb
     c.pod('web-a', {'app': 'web'})
     before = nb.dump()
     none = c.run('ovn_lsp_mirror', dict(mirror='sel1', require_match=True, selectors=[
@@ -138,8 +138,8 @@ def test_require_match_and_bad_selectors_fail_and_write_nothing(cluster):
     assert nb.dump() == before
 
 
-def test_mirror_set_by_selector_is_exact_and_reports_pending(cluster):
-    c, nb = cluster, cluster.nb
+def test_mirror_set_by_selector_is_exact_and_reports_pending(api_and_nb):
+    c, nb = api_and_nb, api_and_nb.nb
     c.pod('web-a', {'app': 'web'})
     c.pod('web-b', {'app': 'web'}, lsp=False)
     mirrors = [dict(name='webs', type='gre', index=7, filter='from-lport', sink=SINK,
@@ -200,8 +200,8 @@ def node(tmp_path):
         yield server
 
 
-def test_local_mirror_by_selector_follows_the_pods_on_this_node(cluster, node):
-    c = cluster
+def test_local_mirror_by_selector_follows_the_pods_on_this_node(api_and_nb, node):
+    c = api_and_nb
     for name in ('web-a', 'web-b', 'web-far'):
         c.pod(name, {'app': 'web'}, lsp=False)
     for name in ('web-a', 'web-b'):          # web-far runs on another node
