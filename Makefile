@@ -58,10 +58,16 @@ $(STAMPS)/apt:
 	fi
 	@touch $@
 
+# A checkout without .venv links it to a virtualenv cached under ~/.cache, one per content of
+# requirements-test.txt, so that a clean clone does not install the tool chain again.
+VENV_CACHE := $(HOME)/.cache/kubeovn-mirror/venv-$(shell sha256sum requirements-test.txt | cut -c1-12)
 $(STAMPS)/venv: requirements-test.txt
 	@mkdir -p $(STAMPS)
 	@echo ">> Python virtualenv $(VENV) with requirements-test.txt"
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@if [ ! -e $(VENV) ]; then \
+		[ -x $(VENV_CACHE)/bin/python ] || $(PYTHON) -m venv $(VENV_CACHE); \
+		ln -s $(VENV_CACHE) $(VENV); \
+	fi
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
 	@touch $@
 

@@ -13,7 +13,7 @@ import yaml
 from lab.ansible import run_module, run_playbook
 from tools.collection import ensure_collection_link
 from lab.daemons import VSWITCH_SCHEMA, OvsdbServer, Pki
-from lab.ovn_versions import HOST_VERSION, LAB_VERSIONS, NB_VERSIONS, ovn
+from lab.ovn_versions import HOST_VERSION, NB_VERSIONS, ovn
 
 # Tests that drive module_utils directly import the collection from build/.
 sys.path.insert(0, ensure_collection_link())
@@ -30,8 +30,8 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory, request):
-    """The one-machine OVN lab (lab/ovn.py), one per test module (and OVN version, for tests
-    marked both_ovn), stopped by pid."""
+    """The one-machine OVN lab (lab/ovn.py), one per test module, stopped by pid: OVN 23.03,
+    or the version a module parametrizes it with (indirect)."""
     from lab.ovn import Lab
     version = getattr(request, 'param', HOST_VERSION)
     lab = Lab(tmp_path_factory.mktemp('lab') / 'run', version).up()
@@ -43,21 +43,17 @@ def lab(tmp_path_factory, request):
 
 
 def pytest_generate_tests(metafunc):
-    """Tests marked `both_ovn` run once per OVN line (lab/ovn_versions.py): their NB server
-    on each of NB_VERSIONS (23.03, 26.03), their lab (one per module and version) on each of
-    LAB_VERSIONS (23.03, 25.03). `one_ovn` opts a test out: input the module refuses by its
-    own checks, identically whatever the server. A test of what a server's schema lacks or
-    has names every line itself (parametrize `ovn_version` over VERSIONS)."""
+    """Tests marked `both_ovn` run their NB server on each of NB_VERSIONS (23.03, 26.03;
+    lab/ovn_versions.py). `one_ovn` opts a test out: input the module refuses by its own
+    checks, identically whatever the server. A test of what a server's schema lacks or has
+    names every line itself (parametrize `ovn_version` over VERSIONS)."""
     marked = metafunc.definition.get_closest_marker
     if not marked('both_ovn') or marked('one_ovn'):
         return
     if any('ovn_version' in str(mark.args[0]) for mark in
            metafunc.definition.iter_markers('parametrize')):
         return          # the test names its lines itself
-    if 'lab' in metafunc.fixturenames:
-        metafunc.parametrize('lab', LAB_VERSIONS, indirect=True, scope='module',
-                             ids=['ovn' + version for version in LAB_VERSIONS])
-    elif 'ovn_version' in metafunc.fixturenames:
+    if 'ovn_version' in metafunc.fixturenames:
         metafunc.parametrize('ovn_version', NB_VERSIONS, indirect=True,
                              ids=['ovn' + version for version in NB_VERSIONS])
 
@@ -65,7 +61,7 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def ovn_version(request):
     """The OVN (tools, schemas) a test runs against: bookworm's 23.03 unless the test is
-    marked `both_ovn`, then each of 23.03 and 25.03."""
+    marked `both_ovn` (each of NB_VERSIONS) or names its line."""
     return ovn(getattr(request, 'param', HOST_VERSION))
 
 
