@@ -68,7 +68,9 @@ $(STAMPS)/venv: requirements-test.txt
 		[ -x $(VENV_CACHE)/bin/python ] || $(PYTHON) -m venv $(VENV_CACHE); \
 		ln -s $(VENV_CACHE) $(VENV); \
 	fi
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	@# pip through the real path: the scripts it writes name their interpreter by it
+	@$$(readlink -f $(VENV))/bin/python -m pip install -q --disable-pip-version-check \
+		-r requirements-test.txt
 	@touch $@
 
 sanity: deps
