@@ -202,3 +202,18 @@ def test_gitops_converge_then_expire_with_only_the_bearer_token(kube, nb_on_test
     expired = AwxJob(tmp_path, 'Expire mirrors', localhost_inventory(), credentials).run()
     assert expired.status == 'successful' and not expired.failures, expired
     assert nbctl('--bare', '--columns=name', 'list', 'Mirror').split() == ['db-ingress']
+
+
+def test_a_bad_survey_answer_fails_the_job_naming_it_and_writes_nothing(kube, nb, namespace,
+                                                                        tmp_path):
+    """docs/awx.md: bad survey input fails the job with the value named and nothing written."""
+    job = AwxJob(tmp_path, 'Mirror a pod (remote)', localhost_inventory({
+        'remote_mirror_attachment_namespace': namespace, 'mirror_receiver_namespace': namespace}),
+        [bearer_token(kube, namespace), nb_tls(nb)],
+        survey={'remote_mirror_name': 'bad-tap', 'remote_mirror_pod_names': 'Shop/web-0'}).run()
+    assert job.status == 'failed' and "pod_refs: 'Shop/web-0': namespace name 'Shop'" in \
+        job.failures[0][1], job
+    assert nb.mirror('bad-tap') is None
+    assert kube.custom('k8s.cni.cncf.io', 'v1', 'network-attachment-definitions',
+                       namespace).list()['items'] == []
+    assert kube.core.list_namespaced_pod(namespace).items == []
