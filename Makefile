@@ -20,13 +20,14 @@ PYTEST_ARGS ?=
 # (bookworm's, like Kube-OVN 1.12) or 26.03 (sid's: the demo adds an lport mirror with rules).
 OVN ?= 25.03
 
-.PHONY: help deps kube-apiserver ovn-root node-images test sanity lint galaxy-import unit integration bench demo docs lab-up lab-down clean
+.PHONY: help deps kube-apiserver ovn-root node-images test sanity lint galaxy-import unit integration bench demo soak docs lab-up lab-down clean
 
 help:
 	@echo "make test   - install everything, then sanity, lint, galaxy-importer, unit and integration tests"
 	@echo "make bench  - benchmarks (bench/README.md)"
 	@echo "make lab-up / lab-down - the one-machine OVN lab (pods are network namespaces); OVN=25.03|23.03|26.03"
 	@echo "make demo   - install everything, run the playbooks against the embedded lab, show mirrored packets"
+	@echo "make soak   - faults in bursts on the two-node cluster, invariants after each (docs/soak.md); SOAK_MINUTES=60 SOAK_SEED=n"
 
 deps: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -135,6 +136,14 @@ bench: deps kube-apiserver
 # The main job end to end on this machine: control plane + OVN lab + playbooks + packets.
 demo: deps kube-apiserver ovn-root node-images
 	@$(SUDO) $(PY) -m lab.demo build/demo --ovn $(OVN)
+
+# An hour (SOAK_MINUTES) of faults in bursts on the two-node cluster while the rulebook follows
+# the declared mirrors; the invariants after each burst (docs/soak.md). A run prints its seed:
+# SOAK_SEED replays it. The report: build/soak/soak-report.json.
+SOAK_MINUTES ?= 60
+SOAK_SEED ?=
+soak: deps kube-apiserver ovn-root node-images
+	@$(SUDO) $(PY) -m lab.soak build/soak --minutes $(SOAK_MINUTES) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # docs/reference/*.md from the modules' and roles' own documentation (ansible-doc), and the
 # layout of every file in docs/development.md from the files' own first lines.

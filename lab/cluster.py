@@ -32,8 +32,8 @@ import time
 import yaml
 
 from lab import images
-from lab.daemons import DaemonError, command_lines, spawn, stop_processes, wait_for_daemon, \
-    wait_until
+from lab.daemons import DaemonError, command_lines, reserve_ports, spawn, stop_processes, \
+    wait_for_daemon, wait_until
 from lab.kube import ControlPlane, kube_binaries
 from lab.node import (MARKER, NODE_BRIDGE, NODE_NETWORK_PREFIX, UNDERLAY_BRIDGE,
                       UNDERLAY_PREFIX, Node, capture_in_pod, node_names, node_pki,
@@ -52,7 +52,11 @@ class Cluster:
     """`Cluster(workdir, nodes=2).start()`: everything above; `stop()` takes it all down by
     pid. A start that fails stops what it had started and says which daemon failed."""
 
-    def __init__(self, workdir, nodes=2, version=CURRENT_VERSION, users=()):
+    def __init__(self, workdir, nodes=2, version=CURRENT_VERSION, users=(), nb_members=1):
+        """`nb_members`: 1, a standalone NB; 3, a clustered (RAFT) NB whose members
+        `kill_nb_member` and `start_nb_member` crash and bring back (`nb` names them all)."""
+        self.nb_members = ['nb%d' % (index + 1) for index in range(nb_members)] \
+            if nb_members > 1 else []
         self.dir = os.path.join(os.path.abspath(str(workdir)), MARKER)
         self.sockdir = os.path.join('/run', MARKER,
                                     hashlib.sha256(self.dir.encode()).hexdigest()[:8])
@@ -72,7 +76,12 @@ class Cluster:
 
     @property
     def nb(self):
+        if self.nb_members:
+            return ','.join('unix:' + self._nb_path(name, '.sock') for name in self.nb_members)
         return 'unix:' + os.path.join(self.central_dir, 'ovnnb_db.sock')
+
+    def _nb_path(self, member, suffix):
+        return os.path.join(self.central_dir, member + suffix)
 
     @property
     def sb(self):
@@ -174,8 +183,12 @@ class Cluster:
     def _start_central(self):
         tools, directory = self.ovn, self.central_dir
         os.makedirs(directory)
+        if self.nb_members:
+            self._create_nb_cluster()
         for name, schema, sock in (('nb', tools.nb_schema, 'ovnnb_db.sock'),
                                    ('sb', tools.sb_schema, 'ovnsb_db.sock')):
+            if name == 'nb' and self.nb_members:
+                continue
             db = os.path.join(directory, name + '.db')
             run(*tools.cmd('ovsdb-tool') + ['create', db, schema], env=self.env)
             self._central(name, tools.cmd('ovsdb-server') + [
@@ -191,6 +204,55 @@ class Cluster:
             '--log-file=' + os.path.join(directory, 'ovn-northd.log')],
             lambda: os.path.exists(os.path.join(directory, 'ovn-northd.ctl')))
         self.nbctl('ls-add', POD_SWITCH)
+
+    def _create_nb_cluster(self):
+        """The NB as a RAFT cluster of `nb_members` on 127.0.0.1 (RAFT) and unix sockets
+        (clients), formed before ovn-northd starts."""
+        tool = self.ovn.cmd('ovsdb-tool')
+        rafts = ['tcp:127.0.0.1:%d' % port for port in reserve_ports(len(self.nb_members))]
+        self.nb_rafts = dict(zip(self.nb_members, rafts))
+        first = self.nb_members[0]
+        run(*tool + ['create-cluster', self._nb_path(first, '.db'), self.ovn.nb_schema,
+                     rafts[0]], env=self.env)
+        for member in self.nb_members[1:]:
+            run(*tool + ['join-cluster', self._nb_path(member, '.db'), 'OVN_Northbound',
+                         self.nb_rafts[member], rafts[0]], env=self.env)
+        for member in self.nb_members:
+            self.start_nb_member(member, wait_for_leader=False)
+        wait_until(self.nb_leader, 30, 'the NB cluster\'s leader', interval=0.2)
+
+    def start_nb_member(self, member, wait_for_leader=True):
+        """(Re)start NB member `member` on its database file."""
+        for suffix in ('.sock', '.ctl'):
+            if os.path.exists(self._nb_path(member, suffix)):
+                os.unlink(self._nb_path(member, suffix))
+        self._central(member, self.ovn.cmd('ovsdb-server') + [
+            self._nb_path(member, '.db'), '--remote=punix:' + self._nb_path(member, '.sock'),
+            '--unixctl=' + self._nb_path(member, '.ctl'),
+            '--pidfile=' + self._nb_path(member, '.pid'),
+            '--log-file=' + self._nb_path(member, '.log')],
+            lambda: all(os.path.exists(self._nb_path(member, suffix))
+                        for suffix in ('.sock', '.ctl')))
+        if wait_for_leader:
+            wait_until(self.nb_leader, 30, 'the NB cluster\'s leader', interval=0.2)
+
+    def nb_member_status(self, member):
+        proc = self.central.get(member)
+        if proc is None or proc.poll() is not None:
+            return ''
+        return run(*self.ovn.cmd('ovs-appctl') + ['-t', self._nb_path(member, '.ctl'),
+                                                  'cluster/status', 'OVN_Northbound'],
+                   env=self.env, check=False, timeout=10)
+
+    def nb_leader(self):
+        """The NB member that is leader now, or None."""
+        return next((member for member in self.nb_members
+                     if 'Role: leader' in self.nb_member_status(member)), None)
+
+    def kill_nb_member(self, member):
+        """SIGKILL, as a crash: no clean leadership transfer."""
+        self.central[member].kill()
+        self.central[member].wait(10)
 
     def _central(self, name, cmd, ready):
         path = os.path.join(self.central_dir, name)

@@ -1,0 +1,694 @@
+"""`make soak`: faults at once on the two-node cluster while the rulebook follows the declared
+mirrors, and after each burst the invariants, each read on its own (docs/soak.md).
+
+Declared: the remote mirror the remote_mirror role makes (GRE, pod `anchor`, and the receiver
+pod at the sink), and in a GitOps inventory remote GRE and ERSPAN mirrors and an OVN local
+mirror over the pods of two Deployments (`web`, `api`, whose pods also ask for pod-level
+mirroring), plus mirrors the soak adds, removes and lets expire. The rulebook
+kubeovn.mirror.follow_mirrors follows `app in (web, api)` and repairs nodes.
+
+A seeded random sequence of bursts, each of 2-5 faults (FAULTS), fired a few seconds apart;
+then the soak waits for quiet (rollouts done, the NB with a leader and three members, the API
+answering), does what a schedule would (the GitOps apply if it failed, playbooks/expire.yml
+once an expiry passed), and measures the time until the NB holds exactly what is declared and
+the remote mirrors deliver; then it checks every invariant:
+- nb_exact: the NB holds exactly the declared mirrors, each on exactly the selected ports;
+- delivery: a ping from a `web` pod to an `api` pod is copied to the receiver by each remote
+  mirror that selects either end (tcpdump inside the receiver pod);
+- nodes_start_pods: a new pod on each node becomes Running with `ovn-installed` on its port;
+- no_stale_ports: no `ovn-<name>` mirror port on a node for a mirror the NB no longer has;
+- no_leaks: no ansible-playbook, tcpdump or kubectl process and no new temporary file seen at
+  two checks in a row.
+The report (JSON, and a summary printed): faults injected by kind, checks passed and failed
+(each failure with seed, burst, step and evidence), time to true after each burst.
+"""
+
+import argparse
+import collections
+import datetime
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import threading
+import time
+import traceback
+
+import yaml
+
+from lab import images
+from lab.ansible import REPO, run_collection_playbook
+from lab.cluster import SINK_IP, Cluster
+from lab.daemons import command_lines, wait_until
+from lab.eda import Rulebook, write_inventory
+from lab.ovn import SINK_MAC, decode_mirrored
+
+REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
+NODES = ('node-a', 'node-b')
+RECEIVER_NODE, ANCHOR_NODE = 'node-a', 'node-b'
+ANCHOR = 'anchor'
+ROLE_MIRROR = 'anchor-egress'
+DEPLOYMENTS = {'web': 3, 'api': 2}
+SELECTORS = [{'namespace': 'default', 'label_selectors': ['app in (web, api)']}]
+BASE_MIRRORS = [
+    dict(name='soak-gre', type='gre', index=101, filter='from-lport', sink=SINK_IP,
+         selectors=[{'namespace': 'default', 'label_selectors': ['app=web']}]),
+    dict(name='soak-erspan', type='erspan', index=102, filter='to-lport', sink=SINK_IP,
+         selectors=[{'namespace': 'default', 'label_selectors': ['app=api']}]),
+    dict(name='soak-local', type='local', index=0, filter='both', sink='soakmon0',
+         selectors=[{'namespace': 'default', 'label_selectors': ['app=web']}]),
+]
+FAULTS = ('rollout', 'scale', 'pod_delete', 'pod_move', 'cni_restart', 'cni_flip',
+          'nb_leader_kill', 'apiserver_restart', 'rulebook_restart', 'manual_playbook',
+          'mirror_add', 'mirror_remove', 'mirror_expire')
+LEAK_PROCESSES = ('ansible-playbook', 'tcpdump', 'kubectl')
+TEMPORARY_PREFIXES = ('eda', 'ansible', 'kubeovn')
+INVARIANTS = ('nb_exact', 'delivery', 'nodes_start_pods', 'no_stale_ports', 'no_leaks')
+TRUE_WITHIN = 240       # seconds after a burst before "time to true" counts as a failure
+
+
+class Soak:
+    def __init__(self, workdir, seed, minutes, say=print):
+        self.workdir = os.path.abspath(workdir)
+        self.seed, self.minutes, self.say = seed, minutes, say
+        self.random = random.Random(seed)
+        self.faults = collections.Counter()
+        self.checks = collections.Counter()
+        self.failures = []
+        self.times_to_true = []
+        self.log = []
+        self.extra = {}            # mirrors the soak added: name -> declaration
+        self.next_index = 110
+        self.threads = []
+        self.apply_failed = False
+        self.burst = 0
+        self.cluster = self.rulebook = None
+        self.seen_leaks = set()
+        self.started = time.monotonic()
+        self.killed_leftovers = 0
+        self.kill_candidates = set()
+        self.settle_times = []
+
+    # ---- set-up ---------------------------------------------------------------------------
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.cluster = Cluster(os.path.join(self.workdir, 'cluster'), nodes=2, nb_members=3)
+        self.cluster.start().start_kube_ovn(receiver_mac=SINK_MAC)
+        self.env = {'K8S_AUTH_KUBECONFIG': self.cluster.kubeconfig, 'OVN_NB_DB': self.cluster.nb,
+                    'PATH': self.cluster.bindir + os.pathsep + os.environ['PATH']}
+        self.cluster.pod(ANCHOR, ANCHOR_NODE)
+        with open(REMOTE_VARS) as handle:
+            remote = yaml.safe_load(handle)
+        remote.update(remote_mirror_name=ROLE_MIRROR, remote_mirror_index=100,
+                      remote_mirror_pods=[{'name': ANCHOR, 'namespace': 'default'}],
+                      mirror_receiver_image=images.TOOLS_IMAGE,
+                      mirror_receiver_node=RECEIVER_NODE)
+        self.remote_vars = os.path.join(self.workdir, 'remote_mirror.yml')
+        with open(self.remote_vars, 'w') as handle:
+            yaml.safe_dump(remote, handle)
+        run = run_collection_playbook('playbooks/remote_mirror.yml', env=self.env,
+                                      var_files=[self.remote_vars])
+        if run.failures:
+            raise RuntimeError('remote_mirror.yml failed: %s' % (run.failures,))
+        for name, replicas in DEPLOYMENTS.items():
+            self.cluster.apps.create_namespaced_deployment('default', deployment(name, replicas))
+        self.inventory = write_inventory(os.path.join(self.workdir, 'gitops'),
+                                         self.group_vars())
+        self.start_rulebook()
+        wait_until(self.quiet, 300, 'the Deployments rolled out', interval=1)
+        outcome = run_collection_playbook('playbooks/mirrors.yml', env=self.env,
+                                          inventory=self.inventory)
+        if outcome.rc:
+            raise RuntimeError('mirrors.yml failed: %s' % (outcome.failures,))
+        self.baseline_files = temporary_files()
+        return self
+
+    def group_vars(self):
+        return {'mirrors_nb_connection': self.cluster.nb, 'mirrors_purge': True,
+                'mirrors_owner': 'soak-gitops',
+                'mirrors_kubeconfig': self.cluster.kubeconfig,
+                'mirror_repair_kubeconfig': self.cluster.kubeconfig,
+                'kubeovn_mirrors': BASE_MIRRORS + list(self.extra.values())}
+
+    def write_inventory(self):
+        path = os.path.join(self.inventory, 'group_vars', 'kubeovn', 'mirrors.yml')
+        with open(path + '.new', 'w') as handle:
+            yaml.safe_dump(self.group_vars(), handle)
+        os.rename(path + '.new', path)      # the rulebook's runs read it whole or not at all
+
+    def start_rulebook(self):
+        workdir = os.path.join(self.workdir, 'rulebook-%d' % time.monotonic_ns())
+        os.makedirs(workdir)
+        self.rulebook = Rulebook(workdir, self.inventory, {
+            'follow_mirrors_selectors': SELECTORS,
+            'follow_mirrors_kubeconfig': self.cluster.kubeconfig}, env=self.env)
+
+    def stop(self):
+        for thread in self.threads:
+            thread.join(600)
+        if self.rulebook is not None:
+            self.rulebook.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+    # ---- the run ------------------------------------------------------------------------
+    def run(self):
+        end = time.monotonic() + self.minutes * 60
+        # every kind once first (in seeded order), then at random
+        pending = list(FAULTS)
+        self.random.shuffle(pending)
+        while time.monotonic() < end:
+            self.burst += 1
+            size = self.random.randint(2, 5)
+            kinds = [pending.pop() if pending else self.random.choice(FAULTS)
+                     for dummy in range(size)]
+            self.note('burst %d: %s' % (self.burst, ', '.join(kinds)))
+            for kind in kinds:
+                try:
+                    getattr(self, 'fault_' + kind)()
+                    self.faults[kind] += 1
+                except Exception as exc:  # noqa: BLE001 - a fault that could not be made
+                    self.note('  %s could not be injected: %r' % (kind, exc))
+                time.sleep(self.random.uniform(0, 3))
+            self.settle()
+        return self.report()
+
+    def note(self, text):
+        stamp = '%7.1f' % (time.monotonic() - self.started)
+        self.log.append(stamp + ' ' + text)
+        self.say('[soak %s] %s' % (stamp, text))
+
+    def background(self, name, action):
+        def run():
+            try:
+                action()
+            except Exception:  # noqa: BLE001 - recorded in the log
+                self.note('  %s failed: %s' % (name, traceback.format_exc().splitlines()[-1]))
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    # ---- faults -------------------------------------------------------------------------
+    def pick_deployment(self):
+        return self.random.choice(sorted(DEPLOYMENTS))
+
+    def fault_rollout(self):
+        name = self.pick_deployment()
+        self.api(lambda: self.cluster.apps.patch_namespaced_deployment(name, 'default', {
+            'spec': {'template': {'metadata': {'annotations': {
+                'lab.kubeovn.mirror/revision': str(time.monotonic_ns())}}}}}))
+        self.note('  rollout of %s' % name)
+
+    def fault_scale(self):
+        name, replicas = self.pick_deployment(), self.random.randint(1, 5)
+        self.api(lambda: self.cluster.apps.patch_namespaced_deployment_scale(
+            name, 'default', {'spec': {'replicas': replicas}}))
+        self.note('  %s scaled to %d' % (name, replicas))
+
+    def fault_pod_delete(self):
+        pods = self.api(lambda: self.cluster.core.list_namespaced_pod(
+            'default', label_selector='app in (web, api)').items)
+        if pods:
+            pod = self.random.choice(sorted(p.metadata.name for p in pods))
+            self.api(lambda: self.cluster.core.delete_namespaced_pod(pod, 'default'))
+            self.note('  pod %s deleted' % pod)
+
+    def fault_pod_move(self):
+        name, node = self.pick_deployment(), self.random.choice(NODES)
+        self.api(lambda: self.cluster.apps.patch_namespaced_deployment(name, 'default', {
+            'spec': {'template': {'spec': {'nodeName': node}}}}))
+        self.note('  %s\'s pods moved to %s' % (name, node))
+
+    def fault_cni_restart(self):
+        node = self.random.choice(NODES)
+        pod = self.api(lambda: self.cluster.daemon_pod('kube-ovn-cni', node))
+        if pod is not None:
+            self.api(lambda: self.cluster.core.delete_namespaced_pod(pod.metadata.name,
+                                                                     'kube-system'))
+            self.note('  kube-ovn-cni on %s deleted (the DaemonSet recreates it)' % node)
+
+    def fault_cni_flip(self):
+        ds = self.api(lambda: self.cluster.apps.read_namespaced_daemon_set('kube-ovn-cni',
+                                                                           'kube-system'))
+        container = next(c for c in ds.spec.template.spec.containers if c.name == 'cni-server')
+        enabled = '--enable-mirror=true' in container.args
+        args = ['--enable-mirror=%s' % str(not enabled).lower()] + [
+            arg for arg in container.args if not arg.startswith('--enable-mirror=')]
+        self.api(lambda: self.cluster.apps.patch_namespaced_daemon_set(
+            'kube-ovn-cni', 'kube-system', {'spec': {'template': {'spec': {'containers': [
+                {'name': 'cni-server', 'args': args}]}}}}))
+        self.note('  kube-ovn-cni --enable-mirror=%s' % str(not enabled).lower())
+
+    def fault_nb_leader_kill(self):
+        leader = self.cluster.nb_leader()
+        if leader is None:
+            return
+        self.cluster.kill_nb_member(leader)
+        self.note('  NB leader %s killed' % leader)
+        delay = self.random.uniform(2, 10)
+
+        def back():
+            time.sleep(delay)
+            self.cluster.start_nb_member(leader)
+        self.background('restart ' + leader, back)
+
+    def fault_apiserver_restart(self):
+        self.cluster.plane.stop_apiserver()
+        self.note('  kube-apiserver stopped')
+        delay = self.random.uniform(1, 6)
+
+        def back():
+            time.sleep(delay)
+            self.cluster.plane.start_apiserver()
+        self.background('kube-apiserver', back)
+
+    def fault_rulebook_restart(self):
+        os.killpg(self.rulebook.proc.pid, 9)
+        self.rulebook.proc.wait(30)
+        wait_until(lambda: not self.rulebook.stop(), 30, 'the killed rulebook\'s group gone',
+                   interval=0.5)
+        self.kill_candidates |= temporary_files() - self.baseline_files
+        self.note('  rulebook killed (SIGKILL to its process group); started again')
+        self.start_rulebook()
+
+    def fault_manual_playbook(self):
+        self.note('  playbooks/mirrors.yml run by hand')
+
+        def run():
+            outcome = run_collection_playbook('playbooks/mirrors.yml', env=self.env,
+                                              inventory=self.inventory)
+            self.note('  the manual run ended: rc=%d%s' % (
+                outcome.rc, ' %s' % (outcome.failures,) if outcome.rc else ''))
+        self.background('manual playbook', run)
+
+    def apply_in_background(self, why):
+        """What a GitOps controller does after a commit: the inventory's playbook."""
+        self.write_inventory()
+        self.apply_failed = True
+
+        def run():
+            outcome = run_collection_playbook('playbooks/mirrors.yml', env=self.env,
+                                              inventory=self.inventory)
+            self.apply_failed = outcome.rc != 0
+            self.note('  GitOps apply (%s): rc=%d' % (why, outcome.rc))
+        self.background('apply', run)
+
+    def fault_mirror_add(self):
+        name, index = 'soak-x%d' % self.next_index, self.next_index
+        self.next_index += 1
+        kind = self.random.choice(('gre', 'erspan'))
+        self.extra[name] = dict(name=name, type=kind, index=index, sink=SINK_IP,
+                                filter=self.random.choice(('from-lport', 'to-lport', 'both')),
+                                selectors=[{'namespace': 'default', 'label_selectors': [
+                                    'app=%s' % self.pick_deployment()]}])
+        self.note('  mirror %s (%s) added to the inventory' % (name, kind))
+        self.apply_in_background('add ' + name)
+
+    def fault_mirror_remove(self):
+        names = sorted(self.extra)
+        if not names:
+            return self.fault_mirror_add()
+        name = self.random.choice(names)
+        del self.extra[name]
+        self.note('  mirror %s removed from the inventory' % name)
+        self.apply_in_background('remove ' + name)
+
+    def fault_mirror_expire(self):
+        name, index = 'soak-e%d' % self.next_index, self.next_index
+        self.next_index += 1
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+            seconds=self.random.randint(10, 40))
+        self.extra[name] = dict(name=name, type='gre', index=index, sink=SINK_IP,
+                                filter='from-lport', expires=expires.strftime(
+                                    '%Y-%m-%dT%H:%M:%SZ'),
+                                selectors=[{'namespace': 'default',
+                                            'label_selectors': ['app=web']}])
+        self.note('  mirror %s added, expiring at %s' % (name, self.extra[name]['expires']))
+        self.apply_in_background('add ' + name)
+
+    # ---- quiet, time to true, invariants -------------------------------------------------
+    def api(self, call, timeout=90):
+        """`call()` once the API answers (an API server restart may be under way)."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+        result = {}
+
+        def attempt():
+            try:
+                result['value'] = call()
+                return True
+            except (ApiException, HTTPError, OSError) as exc:
+                if isinstance(exc, ApiException) and exc.status not in (None, 0, 500, 503):
+                    raise
+                return False
+        wait_until(attempt, timeout, 'the API', interval=1)
+        return result.get('value')
+
+    def quiet(self):
+        """Rollouts done (every pod Running, none terminating), kube-ovn-cni rolled out,
+        the NB with a leader and all members, no background fault still running."""
+        if any(thread.is_alive() for thread in self.threads):
+            return False
+        if self.cluster.nb_leader() is None or any(
+                not self.cluster.nb_member_status(member) for member in self.cluster.nb_members):
+            return False
+        try:
+            if not self.cluster.plane.ready():
+                return False
+            for name in DEPLOYMENTS:
+                d = self.cluster.apps.read_namespaced_deployment(name, 'default')
+                if (d.status.observed_generation or 0) < d.metadata.generation or \
+                        d.status.updated_replicas != d.spec.replicas or \
+                        d.status.ready_replicas != d.spec.replicas or \
+                        (d.status.replicas or 0) != d.spec.replicas:
+                    return False
+            pods = self.cluster.core.list_namespaced_pod('default').items
+            if any(p.metadata.deletion_timestamp or p.status.phase != 'Running' for p in pods):
+                return False
+            ds = self.cluster.apps.read_namespaced_daemon_set('kube-ovn-cni', 'kube-system')
+            return (ds.status.observed_generation or 0) >= ds.metadata.generation and \
+                ds.status.updated_number_scheduled == ds.status.number_ready == len(NODES)
+        except Exception:  # noqa: BLE001 - the API restarting: not quiet yet
+            return False
+
+    def settle(self):
+        burst_end = time.monotonic()
+        try:
+            wait_until(self.quiet, 600, 'quiet after burst %d' % self.burst, interval=1)
+        except TimeoutError as exc:
+            self.fail('quiet', str(exc), self.cluster.kubectl('get', 'pods', '-A', '-o', 'wide',
+                                                              check=False))
+            return
+        self.threads = []
+        quiet = time.monotonic()
+        self.settle_times.append(quiet - burst_end)
+        if self.rulebook.proc.poll() is not None:
+            self.fail('rulebook', 'ansible-rulebook exited (%s)' % self.rulebook.proc.returncode,
+                      self.rulebook.output()[-2000:])
+            self.start_rulebook()
+        if self.apply_failed:       # a GitOps controller retries a failed apply
+            self.apply_in_background('retry')
+            for thread in self.threads:
+                thread.join(600)
+            self.threads = []
+        if self.expired_present():   # the schedule of playbooks/expire.yml
+            outcome = run_collection_playbook('playbooks/expire.yml', env=self.env)
+            self.note('  expire.yml (as scheduled): rc=%d' % outcome.rc)
+        try:
+            wait_until(lambda: not self.nb_differences() and self.delivery_misses() == [],
+                       TRUE_WITHIN, 'true again', interval=1)
+            self.times_to_true.append(time.monotonic() - quiet)
+            self.note('  quiet %.1f s after the burst, true %.1f s later'
+                      % (self.settle_times[-1], self.times_to_true[-1]))
+        except TimeoutError:
+            self.times_to_true.append(float('inf'))
+        self.check('nb_exact', lambda: self.nb_differences())
+        self.check('delivery', lambda: self.delivery_misses())
+        self.check('nodes_start_pods', self.nodes_that_cannot_start_pods)
+        self.check('no_stale_ports', self.stale_ports)
+        self.check('no_leaks', self.leaks)
+
+    def check(self, name, read):
+        try:
+            evidence = read()
+        except Exception:  # noqa: BLE001 - a check that cannot read fails with the reason
+            evidence = traceback.format_exc().splitlines()[-3:]
+        if evidence:
+            self.fail(name, 'invariant does not hold', evidence)
+        else:
+            self.checks[name, 'passed'] += 1
+
+    def fail(self, name, what, evidence):
+        self.checks[name, 'failed'] += 1
+        failure = dict(seed=self.seed, burst=self.burst, step=name, what=what,
+                       evidence=evidence, log=self.log[-12:])
+        self.failures.append(failure)
+        self.note('  FAILED %s: %s: %s' % (name, what, json.dumps(evidence)[:600]))
+
+    def declared(self):
+        """{mirror name: (selector label values or None for the role's, declaration)} of
+        what must be in the NB now."""
+        now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        wanted = {ROLE_MIRROR: None}
+        for mirror in BASE_MIRRORS + list(self.extra.values()):
+            if mirror.get('expires') and mirror['expires'] <= now:
+                continue
+            wanted[mirror['name']] = mirror
+        return wanted
+
+    def expired_present(self):
+        names = set(nb_mirrors(self.cluster))
+        now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        return any(m.get('expires') and m['expires'] <= now and m['name'] in names
+                   for m in self.extra.values())
+
+    def selected_ports(self, mirror, lsps):
+        if mirror is None:
+            wanted = {'%s.default' % ANCHOR}
+        else:
+            label = mirror['selectors'][0]['label_selectors'][0]
+            wanted = set('%s.default' % pod.metadata.name for pod in self.cluster.core
+                         .list_namespaced_pod('default', label_selector=label).items)
+        return sorted(wanted & set(lsps))
+
+    def nb_differences(self):
+        mirrors, lsps = nb_mirrors(self.cluster), nb_ports(self.cluster)
+        differences = []
+        wanted = self.declared()
+        if sorted(mirrors) != sorted(wanted):
+            differences.append({'mirrors': sorted(mirrors), 'declared': sorted(wanted)})
+        for name, mirror in wanted.items():
+            if name not in mirrors:
+                continue
+            if mirror is not None:
+                row = mirrors[name]
+                expected = dict(type=mirror['type'], index=mirror['index'],
+                                filter=mirror['filter'], sink=mirror['sink'])
+                if dict((key, row[key]) for key in expected) != expected:
+                    differences.append({name: row, 'declared': expected})
+            ports = sorted(port for port, names in lsps.items() if name in names)
+            selected = self.selected_ports(mirror, lsps)
+            if ports != selected:
+                differences.append({name: ports, 'selected': selected})
+        return differences
+
+    def delivery_misses(self):
+        """A 3-echo ping from a web pod to an api pod: each remote mirror declared on either
+        end must copy all three echo requests to the receiver."""
+        pods = dict((app, sorted(self.cluster.core.list_namespaced_pod(
+            'default', label_selector='app=' + app).items, key=lambda p: p.metadata.name))
+            for app in DEPLOYMENTS)
+        if not pods['web'] or not pods['api']:
+            return []
+        source, target = pods['web'][0], pods['api'][0]
+        expected = {}
+        for name, mirror in self.declared().items():
+            if mirror is None or mirror['type'] not in ('gre', 'erspan'):
+                continue
+            app = mirror['selectors'][0]['label_selectors'][0].split('=')[1]
+            if app == 'web' and mirror['filter'] in ('from-lport', 'both'):
+                expected[(mirror['type'], mirror['index'])] = ('src', source.status.pod_ip)
+            if app == 'api' and mirror['filter'] in ('to-lport', 'both'):
+                expected[(mirror['type'], mirror['index'])] = ('dst', target.status.pod_ip)
+        pcap = self.cluster.capture_in_pod('mirror-receiver', 'net1', lambda: self.cluster.ping(
+            source.metadata.name, target.status.pod_ip, count=3), seconds=4)
+        copies = decode_mirrored(pcap)
+        os.unlink(pcap)
+        misses = []
+        for (tunnel, key), (end, address) in sorted(expected.items()):
+            seen = [c for c in copies if c['tunnel'] == tunnel and c['key'] == key and
+                    c[end] == address and c.get('icmp_type') == 8]
+            if len(seen) < 3:
+                misses.append('%s %d: %d of 3 echo requests %s %s' % (tunnel, key, len(seen),
+                                                                       end, address))
+        return misses
+
+    def nodes_that_cannot_start_pods(self):
+        """A new pod on each node (both at once): Running, its OVS interface `ovn-installed`
+        on that node; then deleted."""
+        names = dict((node.name, 'probe-%s-%d' % (node.name, self.burst))
+                     for node in self.cluster.nodes)
+        for node, name in names.items():
+            self.api(lambda: self.cluster.core.create_namespaced_pod('default', {
+                'metadata': {'name': name}, 'spec': probe_spec(node)}))
+        missing = []
+        for node in self.cluster.nodes:
+            name = names[node.name]
+            try:
+                self.cluster.wait_running(name)
+                wait_until(lambda: 'ovn-installed=true' in node.vsctl(
+                    '--bare', '--columns=external_ids', 'find', 'Interface',
+                    'external_ids:iface-id=%s.default' % name).split(), 60,
+                    'ovn-installed on %s' % name, interval=0.5)
+            except Exception as exc:  # noqa: BLE001 - the evidence
+                missing.append('%s: %r' % (node.name, exc))
+        for name in names.values():
+            self.api(lambda: self.cluster.core.delete_namespaced_pod(
+                name, 'default', grace_period_seconds=0))
+        wait_until(lambda: not [p for p in self.cluster.core.list_namespaced_pod('default').items
+                                if p.metadata.name.startswith('probe-')], 120,
+                   'the probe pods gone', interval=1)
+        return missing
+
+    def stale_ports(self):
+        names = set(nb_mirrors(self.cluster))
+        stale = []
+        for node in self.cluster.nodes:
+            rows = json.loads(node.vsctl('--format=json', '--columns=name,type', 'list',
+                                         'Interface'))['data']
+            stale += ['%s: %s' % (node.name, name) for name, kind in rows
+                      if name.startswith('ovn-') and kind in ('gre', 'erspan')
+                      and name[4:] not in names]
+        return stale
+
+    def leaks(self):
+        """Processes and temporary files seen at this check and the one before. The files a
+        SIGKILLed rulebook could not remove (its private data directory, its playbooks' module
+        payloads) are counted apart (`killed_leftovers`), then removed."""
+        rulebook = {self.rulebook.proc.pid}
+        now = set()
+        for pid, argv in command_lines():
+            if any(os.path.basename(arg).startswith(LEAK_PROCESSES) for arg in argv[:2]) \
+                    and process_group(pid) not in rulebook:
+                now.add('pid %d: %s' % (pid, ' '.join(argv)[:120]))
+        files = temporary_files() - self.baseline_files
+        killed = files & self.kill_candidates     # still there: theirs, not a running job's
+        for path in killed:
+            shutil.rmtree(path, ignore_errors=True)
+        self.killed_leftovers += len(killed)
+        self.kill_candidates = set()
+        now |= set('file ' + path for path in files - killed)
+        leaked = sorted(now & self.seen_leaks)
+        self.seen_leaks = now
+        return leaked
+
+    def report(self):
+        finite = sorted(t for t in self.times_to_true if t != float('inf'))
+        report = dict(
+            seed=self.seed, minutes=self.minutes, bursts=self.burst,
+            faults=dict(self.faults), faults_total=sum(self.faults.values()),
+            checks_passed=sum(n for (c, state), n in self.checks.items() if state == 'passed'),
+            checks_failed=sum(n for (c, state), n in self.checks.items() if state == 'failed'),
+            checks=dict(('%s/%s' % key, n) for key, n in self.checks.items()),
+            failures=self.failures,
+            time_to_true=dict(
+                bursts=len(self.times_to_true), never=self.times_to_true.count(float('inf')),
+                median=statistics.median(finite) if finite else None,
+                p99=percentile(finite, 0.99), max=finite[-1] if finite else None),
+            settle=dict(median=statistics.median(self.settle_times) if self.settle_times
+                        else None, max=max(self.settle_times) if self.settle_times else None),
+            killed_leftovers=self.killed_leftovers)
+        return report
+
+
+def percentile(ordered, fraction):
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))]
+
+
+def deployment(name, replicas):
+    labels = {'app': name}
+    annotations = {'ovn.kubernetes.io/mirror': 'true'} if name == 'api' else {}
+    return {'metadata': {'name': name}, 'spec': {
+        'replicas': replicas, 'selector': {'matchLabels': labels},
+        'template': {'metadata': {'labels': labels, 'annotations': annotations}, 'spec': {
+            'terminationGracePeriodSeconds': 1, 'automountServiceAccountToken': False,
+            'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                            'imagePullPolicy': 'Never', 'command': ['sleep', 'infinity']}]}}}}
+
+
+def probe_spec(node):
+    return {'nodeName': node, 'terminationGracePeriodSeconds': 0,
+            'automountServiceAccountToken': False,
+            'containers': [{'name': 'app', 'image': images.TOOLS_IMAGE,
+                            'imagePullPolicy': 'Never', 'command': ['sleep', 'infinity']}]}
+
+
+def nb_mirrors(cluster):
+    """{name: {type, index, filter, sink}} of the NB's Mirror rows."""
+    out = json.loads(cluster.nbctl('--format=json', '--columns=name,type,index,filter,sink',
+                                   'list', 'Mirror'))
+    return dict((name, dict(type=kind, index=index, filter=direction, sink=sink))
+                for name, kind, index, direction, sink in out['data'])
+
+
+def nb_ports(cluster):
+    """{LSP name: [mirror names]} of the NB."""
+    mirrors = json.loads(cluster.nbctl('--format=json', '--columns=_uuid,name', 'list',
+                                       'Mirror'))['data']
+    names = dict((uuid, name) for (dummy, uuid), name in mirrors)
+    ports = json.loads(cluster.nbctl('--format=json', '--columns=name,mirror_rules', 'list',
+                                     'Logical_Switch_Port'))['data']
+    result = {}
+    for name, rules in ports:
+        refs = rules[1] if rules[0] == 'set' else [rules]
+        result[name] = sorted(names.get(ref[1], ref[1]) for ref in refs)
+    return result
+
+
+def temporary_files():
+    """What Ansible, ansible-rulebook and this collection leave in /tmp (ansible-rulebook's
+    private data directories `eda*`, module payloads `ansible_*`, `kubeovn*`) and every entry
+    of ~/.ansible/tmp."""
+    found = set(os.path.join('/tmp', entry) for entry in os.listdir('/tmp')
+                if entry.startswith(TEMPORARY_PREFIXES))
+    remote = os.path.expanduser('~/.ansible/tmp')
+    if os.path.isdir(remote):
+        found |= set(os.path.join(remote, entry) for entry in os.listdir(remote))
+    return found
+
+
+def process_group(pid):
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('workdir')
+    parser.add_argument('--minutes', type=float, default=60)
+    parser.add_argument('--seed', type=int, default=None)
+    parser.add_argument('--report', default=None)
+    options = parser.parse_args(argv)
+    seed = options.seed if options.seed is not None else random.SystemRandom().randint(1, 10**6)
+    soak = Soak(options.workdir, seed, options.minutes)
+    print('soak: seed %d, %.0f minutes (replay: make soak SOAK_SEED=%d)' % (
+        seed, options.minutes, seed))
+    try:
+        soak.start()
+        soak.note('set up in %.0f s' % (time.monotonic() - soak.started))
+        report = soak.run()
+    finally:
+        soak.stop()
+    path = options.report or os.path.join(options.workdir, 'soak-report.json')
+    with open(path, 'w') as handle:
+        json.dump(report, handle, indent=1, default=str)
+    print(summary(report))
+    print('report: %s' % path)
+    return 0 if not report['failures'] else 1
+
+
+def summary(report):
+    ttt = report['time_to_true']
+    lines = ['soak: seed %(seed)d, %(bursts)d bursts, %(faults_total)d faults' % report,
+             '  faults: ' + ', '.join('%s %d' % item for item in sorted(report['faults'].items())),
+             '  checks: %(checks_passed)d passed, %(checks_failed)d failed' % report,
+             '  time to true: median %s s, p99 %s s, max %s s, never %d' % (
+                 fmt(ttt['median']), fmt(ttt['p99']), fmt(ttt['max']), ttt['never'])]
+    for failure in report['failures']:
+        lines.append('  FAILED burst %(burst)d %(step)s: %(what)s' % failure)
+        lines.append('    evidence: %s' % json.dumps(failure['evidence'])[:800])
+    return '\n'.join(lines)
+
+
+def fmt(value):
+    return '-' if value is None else '%.1f' % value
+
+
+if __name__ == '__main__':
+    sys.exit(main())
