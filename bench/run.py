@@ -10,7 +10,7 @@ bench/README.md (between the RESULTS markers).
    with forks (bench/scale.py).
 4. The full remote-mirror playbook (examples/demo/remote_mirror.yml) against the embedded lab
    and a local kube-apiserver: first run and re-run.
-5. The rulebook's lag (bench/follow.py).
+5. The rulebook's lag (bench/follow.py), and a 50-replica Deployment rolled out under it.
 6. The cost of mirroring on the two-node cluster, like Kube-OVN's Traffic Mirror page
    (bench/mirror_cost.py).
 Peak RSS is the module process's own (wait4), run standalone with the same arguments.
@@ -170,6 +170,15 @@ def render(attach, sizes, ports, load, fleets, playbook, follow=None):
                      '%d converges | | |' % (
                          follow['trials'], follow['median'], follow['p90'], follow['min'],
                          follow['max'], follow['runs']))
+        if 'rollout_pods' in follow:
+            lines.append('| rulebook `follow_mirrors`: a Deployment of %d replicas rolled out, '
+                         'each port attached from its LSP in the NB | - | last %.1f s | median '
+                         '%.1f s; all %d attached %.1f s after the Deployment was created; %d '
+                         'converges; exact: %s | | |' % (
+                             follow['rollout_pods'], follow['rollout_last'],
+                             follow['rollout_median'], follow['rollout_pods'],
+                             follow['rollout_seconds'], follow['rollout_converges'],
+                             'yes' if follow['rollout_exact'] else 'NO'))
 
     big, thousand = ports[max(ports)], ports.get(1000)
     largest = fleets[max(fleets)][0] / one
@@ -193,6 +202,17 @@ def render(attach, sizes, ports, load, fleets, playbook, follow=None):
     if follow:
         goals.append(('rulebook lag, median over %d trials under 10 s (issue 18)'
                       % follow['trials'], '%.1f s' % follow['median'], follow['median'] < 10))
+        goals.append(('rulebook lag, median at most 2.5 s and p90 at most 4 s (issue 30)',
+                      'median %.1f s, p90 %.1f s' % (follow['median'], follow['p90']),
+                      follow['median'] <= 2.5 and follow['p90'] <= 4))
+        if 'rollout_pods' in follow:
+            goals.append(('%d-pod rollout: exact, at most 3 converges, last pod attached '
+                          'within 10 s of its LSP (issue 30)' % follow['rollout_pods'],
+                          '%s, %d converges, %.1f s' % (
+                              'exact' if follow['rollout_exact'] else 'NOT exact',
+                              follow['rollout_converges'], follow['rollout_last']),
+                          follow['rollout_exact'] and follow['rollout_converges'] <= 3
+                          and follow['rollout_last'] <= 10))
     verdicts = ['- %s: %s (%s)' % (goal, measured, 'met' if met else 'MISSED')
                 for goal, measured, met in goals]
     return lines, verdicts
@@ -243,7 +263,7 @@ def main():
     stamp = ('Measured %s in one `make bench` run (%.0f s), medians of %d runs for the attach '
              'and port-count rows.' % (datetime.date.today().isoformat(),
                                        time.monotonic() - started, options.repeat))
-    block = '%s\n\n%s\n\nGoals (issues 15 and 18), from this run:\n\n%s' % (
+    block = '%s\n\n%s\n\nGoals (issues 15, 18 and 30), from this run:\n\n%s' % (
         stamp, '\n'.join(table), '\n'.join(verdicts))
 
     print()

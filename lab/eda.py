@@ -137,3 +137,55 @@ class Following:
     def changes(self, name):
         return [(event['change'], event['addressed'], event['ready']) for event in self.events
                 if event.get('name') == name]
+
+
+class Sourcing:
+    """kubeovn.mirror.pod_events' main() as ansible-rulebook runs it (an asyncio task in its
+    own thread here), every event it puts on the queue collected in `events` as
+    (time.monotonic(), event) pairs."""
+
+    def __init__(self, kubeconfig, selectors, **args):
+        import asyncio
+        self.asyncio = asyncio
+        self.source = pod_events()
+        self.args = dict(args, selectors=selectors, kubeconfig=kubeconfig)
+        self.args.setdefault('cni', False)
+        self.events = []
+        self.loop = self.task = self.thread = None
+        self.failure = None
+
+    def put_nowait(self, event):
+        import time
+        self.events.append((time.monotonic(), event['kubeovn_mirror']))
+
+    async def put(self, event):
+        self.put_nowait(event)
+
+    def _run(self):
+        self.loop = self.asyncio.new_event_loop()
+        self.task = self.loop.create_task(self.source.main(self, self.args))
+        try:
+            self.loop.run_until_complete(self.task)
+        except self.asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported by close()
+            self.failure = exc
+        finally:
+            self.loop.close()
+
+    def start(self):
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.of_type('resync') or self.failure, 30, 'the start resync',
+                   interval=0.1)
+        return self
+
+    def of_type(self, kind):
+        return [(when, event) for when, event in self.events if event['type'] == kind]
+
+    def close(self):
+        if self.loop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+        assert self.failure is None, self.failure

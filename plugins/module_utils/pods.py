@@ -14,13 +14,16 @@ FINISHED_PHASES = ('Succeeded', 'Failed')
 
 
 def counts_for_mirrors(pod):
-    """Whether a mirror follows `pod` (a kubernetes client V1Pod, as listed or watched): not
-    when it is being deleted (its LSP goes with it), runs on the host network (it has no OVN
-    port) or has finished (Succeeded, Failed)."""
-    if pod.metadata.deletion_timestamp is not None:
-        return False
-    if pod.spec is not None and pod.spec.host_network:
-        return False
-    if pod.status is not None and pod.status.phase in FINISHED_PHASES:
-        return False
-    return True
+    """Whether a mirror follows `pod` (a kubernetes client V1Pod, as watched, or the API's
+    JSON of a pod, as k8s.CoreApi.list_pods gives it): not when it is being deleted (its LSP
+    goes with it), runs on the host network (it has no OVN port) or has finished (Succeeded,
+    Failed)."""
+    if isinstance(pod, dict):
+        deleting = (pod.get('metadata') or {}).get('deletionTimestamp')
+        host_network = (pod.get('spec') or {}).get('hostNetwork')
+        phase = (pod.get('status') or {}).get('phase')
+    else:
+        deleting = pod.metadata.deletion_timestamp
+        host_network = pod.spec.host_network if pod.spec is not None else None
+        phase = pod.status.phase if pod.status is not None else None
+    return deleting is None and not host_network and phase not in FINISHED_PHASES

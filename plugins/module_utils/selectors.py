@@ -126,19 +126,12 @@ def resolve_selectors(selectors, params=None, client=None):
     found = {}
     for item in selectors:
         selector = ','.join(str(s).strip() for s in item.get('label_selectors') or [])
-        namespace = item.get('namespace')
-        if namespace:
-            pods = core.read(lambda api: api.list_namespaced_pod(namespace,
-                                                                 label_selector=selector),
-                             'pods in namespace %s' % namespace)
-        else:
-            pods = core.read(lambda api: api.list_pod_for_all_namespaces(label_selector=selector),
-                             'pods in all namespaces')
-        for pod in (pods.items if pods is not None else []):
+        for pod in core.list_pods(item.get('namespace'), selector):
             if not counts_for_mirrors(pod):
                 continue
-            lsp = lsp_name(pod.metadata.name, pod.metadata.namespace, item.get('provider'))
-            found[lsp] = dict(namespace=pod.metadata.namespace, name=pod.metadata.name, lsp=lsp)
+            metadata = pod['metadata']
+            lsp = lsp_name(metadata['name'], metadata['namespace'], item.get('provider'))
+            found[lsp] = dict(namespace=metadata['namespace'], name=metadata['name'], lsp=lsp)
     return [found[name] for name in sorted(found)]
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from lab.daemons import wait_until
-from lab.eda import Following, Rulebook, write_inventory
+from lab.eda import Following, Rulebook, Sourcing, write_inventory
 from lab.standin import LAB_SWITCH, ClusterStandIn
 
 # serial: the rulebook's lag and its Java process are timed against bounds.
@@ -71,6 +71,48 @@ def test_source_emits_only_what_can_change_a_mirror(kube, namespace):
         assert [e['change'] for e in follow.events if e['type'] == 'cni'] == ['ready', 'deleted']
     finally:
         follow.close()
+
+
+ALLOCATED = {'ovn.kubernetes.io/allocated': 'true'}
+
+
+def test_source_converges_a_lone_change_at_once_and_a_burst_in_few(kube, namespace):
+    """main()'s converge events: a lone addressed pod's right after its pod event (no
+    window to wait for), then 30 pods created in a burst covered by few, none left out."""
+    source = Sourcing(kube.kubeconfig, [{'namespace': namespace, 'label_selectors': ['app=web']}],
+                      coalesce_quiet=1, coalesce_max_hold=4).start()
+    try:
+        make_pod(kube, namespace, 'lone', {'app': 'web'}, node=NODE, annotations=ALLOCATED)
+        make_pod(kube, namespace, 'db', {'app': 'db'}, node=NODE, annotations=ALLOCATED)
+        wait_until(lambda: source.of_type('converge'), 30, 'a converge event', interval=0.05)
+        (changed_at, changed), = source.of_type('pod')
+        (converge_at, converge), = source.of_type('converge')
+        assert changed['name'] == 'lone' and changed['addressed']
+        assert converge == dict(type='converge', edge='leading', count=1, selectors=[0],
+                                pods=['%s/lone' % namespace])
+        assert converge_at - changed_at < 0.5, converge_at - changed_at
+
+        time.sleep(1.5)         # quiet: the burst's first change converges at once
+        names = ['burst-%02d' % index for index in range(30)]
+        for name in names:
+            make_pod(kube, namespace, name, {'app': 'web'}, node=NODE, annotations=ALLOCATED)
+        burst = ['%s/%s' % (namespace, name) for name in names]
+
+        def covered():
+            return sorted(pod for dummy, event in source.of_type('converge')[1:]
+                          for pod in event['pods'])
+        wait_until(lambda: covered() == burst, 30, 'converge events covering the burst',
+                   interval=0.1)
+        converges = [event for dummy, event in source.of_type('converge')[1:]]
+        print('30 pods: %d converge events %r' % (
+            len(converges), [(event['edge'], event['count']) for event in converges]))
+        assert converges[0]['edge'] == 'leading' and len(converges) <= 3, converges
+        assert all(event['edge'] == 'trailing' for event in converges[1:])
+        time.sleep(1.5)         # nothing more comes
+        assert len(source.of_type('converge')) == 1 + len(converges)
+        assert len(source.of_type('resync')) == 1
+    finally:
+        source.close()
 
 
 @pytest.fixture(scope='module')
@@ -189,7 +231,8 @@ class Followed:
 
     def wait_idle(self, quiet=5, timeout=60):
         """Until every playbook the rulebook started has ended and its log has been quiet for
-        `quiet` seconds, more than its 3 s coalescing window: no converge is left to come."""
+        `quiet` seconds, more than the source's longest hold (4 s) after a converge started:
+        no converge is left to come."""
         seen = dict(size=-1, since=time.monotonic())
 
         def idle():
@@ -227,9 +270,32 @@ def a_new_pod_is_attached_then_detached_once_deleted(followed):
     wait_until(lambda: followed.attached() == [followed.port('web-0')], 60,
                'the rulebook attached web-0', interval=0.2)
     print('lag from LSP to mirror attached: %.1f s' % (time.monotonic() - appeared))
+    followed.wait_idle(quiet=2)
     followed.delete_pods(['web-0'])
     wait_until(lambda: followed.attached() == [], 60, 'the rulebook detached web-0',
                interval=0.2)
+
+
+def a_change_during_a_converge_is_not_lost(followed):
+    """A pod created while the converge of another runs is attached by the converge after it:
+    two converges in all."""
+    rulebook = followed.rulebook
+    followed.wait_idle(quiet=2)
+    before = rulebook.runs()
+    followed.make_pods(['during-0'])
+    wait_until(lambda: rulebook.runs() > before, 60, 'the converge of during-0 started',
+               interval=0.05)
+    followed.make_pods(['during-1'])
+    log = rulebook.log_text()
+    running = log.count('PLAY RECAP') < log.count('PLAY [')
+    wanted = [followed.port('during-0'), followed.port('during-1')]
+    wait_until(lambda: followed.attached() == wanted, 60, 'both attached', interval=0.2)
+    followed.wait_idle()
+    assert running                      # during-1 came while during-0's converge ran
+    assert followed.attached() == wanted and rulebook.runs() - before == 2, rulebook.runs()
+    followed.delete_pods(['during-0', 'during-1'])
+    wait_until(lambda: followed.attached() == [], 60, 'both detached', interval=0.2)
+    followed.wait_idle()
 
 
 def a_rollout_of_50_pods_ends_exact_after_few_converges(followed, started):
@@ -284,6 +350,7 @@ def test_rulebook_follows_rollouts_and_an_apiserver_restart(tmp_path, compacting
     try:
         started = startup_converge_creates_the_mirror(followed)
         a_new_pod_is_attached_then_detached_once_deleted(followed)
+        a_change_during_a_converge_is_not_lost(followed)
         a_rollout_of_50_pods_ends_exact_after_few_converges(followed, started)
         a_pod_is_followed_after_an_apiserver_restart(followed)
     finally:

@@ -37,7 +37,8 @@ def test_defaults_filled_in(monkeypatch):
     assert pod_events.check_args({'selectors': WEB}) == dict(
         selectors=[dict(WEB[0], provider=None)], cni=True,
         cni_namespace='kube-system', cni_label_selector='app=kube-ovn-cni', resync_interval=600,
-        backoff_max=30, watch_timeout=300, **dict.fromkeys(KUBE_OPTIONS))
+        backoff_max=30, watch_timeout=300, coalesce_quiet=1, coalesce_max_hold=4,
+        **dict.fromkeys(KUBE_OPTIONS))
 
 
 def test_the_api_options_are_the_modules_with_their_variables(monkeypatch):
@@ -182,3 +183,99 @@ def test_ansible_rulebook_loads_it_by_path(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
         'True', 'ansible_collections.kubeovn.mirror.plugins.module_utils.pods'], done.stdout
+
+
+class Clock:
+    """A fake monotonic clock the test moves."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def change(name, change='changed', addressed=True, selector=0):
+    return dict(type='pod', change=change, selector=selector, namespace='default', name=name,
+                lsp=name + '.default', labels={}, node='n1', ready=False, addressed=addressed)
+
+
+def test_which_pod_events_can_change_a_mirror():
+    assert pod_events.can_change_a_mirror(change('a'))
+    assert pod_events.can_change_a_mirror(change('a', 'deleted', addressed=False))
+    assert not pod_events.can_change_a_mirror(change('a', 'added', addressed=False))
+    assert not pod_events.can_change_a_mirror(dict(type='cni', change='ready', node='n1'))
+    assert not pod_events.can_change_a_mirror(dict(type='resync', reason='start'))
+
+
+def test_a_lone_change_converges_at_once():
+    clock = Clock()
+    coalescer = pod_events.Coalescer(1, 4, clock)
+    assert coalescer.offer(change('web-0')) == dict(
+        type='converge', edge='leading', count=1, selectors=[0], pods=['default/web-0'])
+    assert coalescer.due() is None
+    clock.now += 1          # a quiet second later, the next one is at once too
+    assert coalescer.offer(change('web-1', 'deleted'))['edge'] == 'leading'
+
+
+def test_a_burst_is_held_until_quiet_then_one_trailing_event_covers_it():
+    clock = Clock()
+    coalescer = pod_events.Coalescer(1, 4, clock)
+    assert coalescer.offer(change('web-0'))['edge'] == 'leading'
+    for index in range(1, 6):       # one every 0.2 s: each held, the deadline moves on
+        clock.now += 0.2
+        assert coalescer.offer(change('web-%d' % index, selector=index % 2)) is None
+        assert coalescer.due() == clock.now + 1
+    assert coalescer.take_due() is None         # not yet due
+    clock.now += 0.99
+    assert coalescer.take_due() is None
+    clock.now += 0.01
+    assert coalescer.take_due() == dict(
+        type='converge', edge='trailing', count=5, selectors=[0, 1],
+        pods=['default/web-%d' % index for index in range(1, 6)])
+    assert coalescer.due() is None and coalescer.take_due() is None
+    # right after a trailing event the next change is held (converge events come at least
+    # a quiet period apart), then has one of its own
+    clock.now += 0.5
+    assert coalescer.offer(change('web-9')) is None
+    clock.now += 1
+    assert coalescer.take_due()['pods'] == ['default/web-9']
+
+
+def test_a_long_burst_is_cut_by_the_longest_hold():
+    """Changes that keep coming 0.5 s apart: a trailing event every coalesce_max_hold
+    seconds, none lost."""
+    clock = Clock()
+    coalescer = pod_events.Coalescer(1, 4, clock)
+    emitted = [coalescer.offer(change('pod-0'))]
+    for index in range(1, 40):
+        clock.now += 0.5
+        held = coalescer.offer(change('pod-%d' % index))
+        assert held is None
+        due = coalescer.take_due()
+        if due:
+            emitted.append(due)
+    clock.now += 1
+    emitted.append(coalescer.take_due())
+    assert [event['edge'] for event in emitted] == ['leading'] + ['trailing'] * 5
+    assert sum(event['count'] for event in emitted) == 40
+    assert sorted(pod for event in emitted for pod in event['pods']) == sorted(
+        'default/pod-%d' % index for index in range(40))
+
+
+def test_quiet_zero_converges_each_change():
+    coalescer = pod_events.Coalescer(0, 0, Clock())
+    assert [coalescer.offer(change('web-%d' % index))['edge'] for index in range(3)] == [
+        'leading'] * 3
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'coalesce_quiet': -1}, 'coalesce_quiet must be a number of seconds >= 0, got -1'),
+    ({'coalesce_max_hold': 'long'}, "coalesce_max_hold must be a number of seconds >= 0"),
+    ({'coalesce_quiet': 2, 'coalesce_max_hold': 1},
+     'coalesce_max_hold (1) must be at least coalesce_quiet (2)'),
+])
+def test_bad_windows_are_named(args, message):
+    with pytest.raises(pod_events.ArgumentError) as raised:
+        pod_events.check_args(dict(args, selectors=WEB))
+    assert message in str(raised.value)

@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import sys
 import threading
+import time
 
 if 'ansible_collections' not in sys.modules:
     from ansible import constants
@@ -65,6 +66,17 @@ description:
     "name": "kube-ovn-cni-xxxxx"}}).'
   - 'A C({"kubeovn_mirror": {"type": "resync", "reason": "start|interval"}}) event once the
     pods are listed, then every O(resync_interval) seconds.'
+  - 'A converge event, C({"kubeovn_mirror": {"type": "converge", "edge": "leading|trailing",
+    "count": 3, "selectors": [0], "pods": ["default/web-0", ...]}}), says when to converge
+    the mirrors after pod events that can change one (a pod C(deleted), or one whose event
+    says C(addressed)): the first such pod event after a quiet period is followed at once
+    by a C(leading) converge event for it; later ones are held, and one C(trailing) converge
+    event covers them all (C(count) events, of the C(pods) and C(selectors) listed) once no
+    such pod event came for O(coalesce_quiet) seconds, or once the first held one waited
+    O(coalesce_max_hold) seconds. So a lone pod is converged at once, a rollout of many
+    pods causes few converges, and a pod event that arrives while a converge runs is covered
+    by the one after it. Converge events come at least O(coalesce_quiet) seconds apart; the
+    pod events themselves are all emitted as before.'
   - C(addressed) is Kube-OVN's C(<provider>.kubernetes.io/allocated) annotation, set once the
     pod's logical switch port exists, so that is when a converge can attach it. A pod being
     deleted, on the host network or finished (Succeeded, Failed) has no port to mirror and
@@ -136,6 +148,19 @@ options:
       - Seconds (at least V(5)) one watch request lasts before it is renewed.
     type: float
     default: 300
+  coalesce_quiet:
+    description:
+      - Seconds without a pod event that can change a mirror after which the next one gets a
+        C(leading) converge event at once, and after which the held ones get their
+        C(trailing) converge event (at least V(0); V(0) gives each its own converge event).
+    type: float
+    default: 1
+  coalesce_max_hold:
+    description:
+      - The longest, in seconds, a held pod event waits for its C(trailing) converge event
+        while such events keep coming (at least O(coalesce_quiet)).
+    type: float
+    default: 4
 """ + K8S_AUTH_OPTIONS
 
 EXAMPLES = r"""
@@ -154,10 +179,8 @@ EXAMPLES = r"""
         kubeconfig: /etc/eda/kubeconfig
         resync_interval: 600
   rules:
-    - name: Converge when a selected pod got its port or went
-      condition: >-
-        event.kubeovn_mirror.type == "pod" and
-        (event.kubeovn_mirror.change == "deleted" or event.kubeovn_mirror.addressed == true)
+    - name: Converge when selected pods got their ports or went (coalesced)
+      condition: event.kubeovn_mirror.type == "converge"
       action:
         run_playbook:
           name: kubeovn.mirror.mirrors
@@ -176,9 +199,12 @@ ARGUMENT_SPEC = argument_spec(
     resync_interval=dict(type='float', default=600),
     backoff_max=dict(type='float', default=30),
     watch_timeout=dict(type='float', default=300),
+    coalesce_quiet=dict(type='float', default=1),
+    coalesce_max_hold=dict(type='float', default=4),
 )
 # The least each number of seconds may be (a spec has no minimum).
-LEAST_SECONDS = dict(resync_interval=0, backoff_max=1, watch_timeout=5)
+LEAST_SECONDS = dict(resync_interval=0, backoff_max=1, watch_timeout=5, coalesce_quiet=0,
+                     coalesce_max_hold=0)
 
 
 class ArgumentError(ValueError):
@@ -217,6 +243,9 @@ def check_args(args):
             ('unknown argument(s) %s' if isinstance(error, UnsupportedError) else '%s')
             % error.error_message for error in result.errors.errors))
     checked = result.validated_parameters
+    if checked['coalesce_max_hold'] < checked['coalesce_quiet']:
+        raise ArgumentError('coalesce_max_hold (%g) must be at least coalesce_quiet (%g)'
+                            % (checked['coalesce_max_hold'], checked['coalesce_quiet']))
     try:
         check_selectors(checked['selectors'])
         k8s.check_settings(checked)
@@ -367,6 +396,71 @@ def cni_event(key, before, after):
                 node=(after or before)['node'])
 
 
+def can_change_a_mirror(event):
+    """Whether a pod event asks for a converge: the pod went (or left the selector), or it has
+    its port (a new pod's, or a label change of an addressed pod)."""
+    return event.get('type') == 'pod' and (event['change'] == 'deleted' or event['addressed'])
+
+
+class Coalescer:
+    """When to converge after the pod events that can change a mirror: a leading and a
+    trailing edge (coalesce_quiet, coalesce_max_hold in DOCUMENTATION).
+
+    offer(event) returns the converge event to emit at once (the leading edge) or None when
+    the event is held; due() says when the held events' trailing converge event is due (a
+    `clock()` time, None when nothing is held), take_due() returns it once it is. Thread-safe:
+    the followers offer from their threads."""
+
+    def __init__(self, quiet, max_hold, clock=time.monotonic):
+        self.quiet, self.max_hold, self.clock = quiet, max_hold, clock
+        self.last_event = self.last_emit = None
+        self.held = []
+        self.held_since = None
+        self.lock = threading.Lock()
+
+    def _quiet_since(self, when, now):
+        return when is None or now - when >= self.quiet
+
+    def offer(self, event):
+        with self.lock:
+            now = self.clock()
+            leading = not self.held and self._quiet_since(self.last_event, now) and \
+                self._quiet_since(self.last_emit, now)
+            self.last_event = now
+            if leading:
+                self.last_emit = now
+                return converge_event('leading', [event])
+            if not self.held:
+                self.held_since = now
+            self.held.append(event)
+            return None
+
+    def due(self):
+        with self.lock:
+            return self._due()
+
+    def _due(self):
+        if not self.held:
+            return None
+        return min(self.last_event + self.quiet, self.held_since + self.max_hold)
+
+    def take_due(self):
+        with self.lock:
+            due = self._due()
+            if due is None or self.clock() < due:
+                return None
+            held, self.held = self.held, []
+            self.last_emit = self.clock()
+            return converge_event('trailing', held)
+
+
+def converge_event(edge, events):
+    return dict(type='converge', edge=edge, count=len(events),
+                selectors=sorted(set(event['selector'] for event in events)),
+                pods=sorted(set('%s/%s' % (event['namespace'], event['name'])
+                                for event in events)))
+
+
 def followers(args, emit, stop, client=None):
     """The Follower of each selector (and of the kube-ovn-cni pods) for checked `args`."""
     from kubernetes import client as kube_client
@@ -410,8 +504,10 @@ async def main(queue, args):
     checked = check_args(args or {})
     loop = asyncio.get_running_loop()
     stop = threading.Event()
+    coalescer = Coalescer(checked['coalesce_quiet'], checked['coalesce_max_hold'])
+    held = asyncio.Event()
 
-    def emit(event):
+    def put(event):
         # ansible-rulebook's queue is bounded: wait for room (back-pressure on the watch, in
         # order) rather than drop an event; give up only when stopping.
         future = asyncio.run_coroutine_threadsafe(queue.put(dict(kubeovn_mirror=event)), loop)
@@ -422,7 +518,30 @@ async def main(queue, args):
                 continue
         future.cancel()
 
+    def emit(event):
+        put(event)
+        if can_change_a_mirror(event):
+            converge = coalescer.offer(event)
+            if converge is not None:
+                put(converge)
+            else:
+                loop.call_soon_threadsafe(held.set)
+
+    async def trailing_edge():
+        while True:
+            await held.wait()
+            held.clear()
+            while True:
+                due = coalescer.due()
+                if due is None:
+                    break
+                await asyncio.sleep(max(0, due - time.monotonic()))
+                converge = coalescer.take_due()
+                if converge is not None:
+                    await queue.put(dict(kubeovn_mirror=converge))
+
     running = followers(checked, emit, stop)
+    flusher = asyncio.ensure_future(trailing_edge())
     threads = [threading.Thread(target=follower.run, name='pod_events %s' % follower.name,
                                 daemon=True) for follower in running]
     try:
@@ -441,6 +560,7 @@ async def main(queue, args):
                 await asyncio.sleep(3600)
     finally:
         stop.set()
+        flusher.cancel()
 
 
 if __name__ == '__main__':

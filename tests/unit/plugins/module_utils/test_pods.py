@@ -5,9 +5,9 @@ import datetime
 
 import pytest
 import kubernetes.client
-from kubernetes.client import V1ObjectMeta, V1Pod, V1PodList, V1PodSpec, V1PodStatus
+from kubernetes.client import V1ObjectMeta, V1Pod, V1PodSpec, V1PodStatus
 
-from ansible_collections.kubeovn.mirror.plugins.module_utils import selectors
+from ansible_collections.kubeovn.mirror.plugins.module_utils import k8s, selectors
 from ansible_collections.kubeovn.mirror.plugins.module_utils.pods import (
     FINISHED_PHASES, counts_for_mirrors)
 
@@ -45,21 +45,35 @@ def test_finished_phases_are_kubernetes_terminal_phases():
     assert set(FINISHED_PHASES) == {'Succeeded', 'Failed'}
 
 
+def as_json(pod):
+    """A V1Pod as the API's JSON (what k8s.CoreApi.list_pods returns)."""
+    return kubernetes.client.ApiClient().sanitize_for_serialization(pod)
+
+
+@pytest.mark.parametrize('listed', [
+    pod(), pod(phase='Pending'), pod(phase=None), pod(spec=False), pod(status=False),
+    pod(deleting=True), pod(host_network=True), pod(phase='Succeeded'), pod(phase='Failed'),
+])
+def test_the_api_json_counts_as_the_model(listed):
+    assert counts_for_mirrors(as_json(listed)) is counts_for_mirrors(listed)
+
+
 def test_selectors_resolve_to_the_pods_that_count(monkeypatch):
-    """resolve_selectors lists the pods, then keeps those that count, by their LSP."""
-    listed = V1PodList(items=[pod(name='web-1'), pod(name='web-0', phase='Pending'),
-                              pod(name='gone', deleting=True), pod(name='host', host_network=True),
-                              pod(name='done', phase='Succeeded')])
+    """resolve_selectors lists the pods (a plain GET, without the client's pod model), then
+    keeps those that count, by their LSP."""
+    listed = [as_json(item) for item in (
+        pod(name='web-1'), pod(name='web-0', phase='Pending'), pod(name='gone', deleting=True),
+        pod(name='host', host_network=True), pod(name='done', phase='Succeeded'))]
+    asked = []
 
-    class Core:
-        def __init__(self, client):
-            pass
-
-        def list_namespaced_pod(self, namespace, label_selector):
-            assert (namespace, label_selector) == ('default', 'app=web')
-            return listed
-    monkeypatch.setattr(kubernetes.client, 'CoreV1Api', Core)
-    found = selectors.resolve_selectors([{'namespace': 'default', 'label_selectors': ['app=web']}],
+    def get_json(client, path, query):
+        asked.append((path, query))
+        return {'kind': 'PodList', 'items': listed}
+    monkeypatch.setattr(k8s, 'get_json', get_json)
+    found = selectors.resolve_selectors([{'namespace': 'default', 'label_selectors': ['app=web']},
+                                         {'label_selectors': ['tier=db']}],
                                         client=kubernetes.client.ApiClient())
+    assert asked == [('/api/v1/namespaces/default/pods', [('labelSelector', 'app=web')]),
+                     ('/api/v1/pods', [('labelSelector', 'tier=db')])]
     assert found == [dict(namespace='default', name='web-0', lsp='web-0.default'),
                      dict(namespace='default', name='web-1', lsp='web-1.default')]
