@@ -25,7 +25,8 @@ import time
 from ansible_collections.kubeovn.mirror.plugins.module_utils import ovsdb_remotes
 from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import OvsdbError
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_rows import (
-    KUBE_OVN_MIRROR, OVN_OWNED_KEY, OVS_SCHEMA, mirror_record as ovs_mirror_record)
+    KUBE_OVN_MIRROR, OVN_OWNED_KEY, OVS_SCHEMA, check_unchanged,
+    mirror_record as ovs_mirror_record)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb_remotes import (
     ovs_poller, remaining_ms)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import check_name
@@ -125,6 +126,9 @@ class OvsHealthSession(object):
         fresh rows on TRY_AGAIN); with `wait`, until ovs-vswitchd has applied it."""
         deadline = time.time() + self.timeout
         while True:
+            # The baseline for TRY_AGAIN: the update that made our reads stale may arrive
+            # before the server's answer (python-ovs: take change_seqno before committing).
+            seqno = self.idl.change_seqno
             txn = ovs_idl.Transaction(self.idl)
             outcome = write(txn)
             root = self.rows('Open_vSwitch')
@@ -141,8 +145,7 @@ class OvsHealthSession(object):
             if status[0] in (ovs_idl.Transaction.SUCCESS, ovs_idl.Transaction.UNCHANGED):
                 break
             if status[0] == ovs_idl.Transaction.TRY_AGAIN:
-                # Someone changed what we read (verify); wait for the update and plan again.
-                seqno = self.idl.change_seqno
+                # Someone changed what we read; wait for the update and plan again.
                 self._run_until(lambda: self.idl.change_seqno != seqno, deadline,
                                 'no update after a refused transaction')
                 continue
@@ -219,13 +222,16 @@ def plan_health(bridge_name, repair):
         def delete_stale(txn):
             fresh = session.bridge(bridge_name)
             dummy, now_stale, dummy = read_health(fresh)
+            if not now_stale:
+                return dict(removed=[], changed=False)
             # At commit the server checks that nobody changed the bridge's ports or mirrors,
             # or a mirror's output, since we read them; if they did, we plan again from
-            # fresh rows.
+            # fresh rows. The bridge is written (python-ovs sends its verify()), the mirrors
+            # are not (check_unchanged).
             fresh.verify('ports')
             fresh.verify('mirrors')
             for mirror in fresh.mirrors:
-                mirror.verify('output_port')
+                check_unchanged(txn, 'Mirror', mirror, ['output_port'])
             for port in now_stale:
                 fresh.delvalue('ports', port)
             removed = [port.name for port in now_stale]

@@ -25,7 +25,8 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.errors import Ovsdb
 from ansible_collections.kubeovn.mirror.plugins.module_utils.kube_ovn_names import pod_lsp_names
 from ansible_collections.kubeovn.mirror.plugins.module_utils.markers import OWNER_KEY
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_rows import (
-    KUBE_OVN_MIRROR, OVN_OWNED_KEY, OVS_SCHEMA, mirror_record, port_of_interface)
+    KUBE_OVN_MIRROR, OVN_OWNED_KEY, OVS_SCHEMA, check_unchanged, mirror_record,
+    port_of_interface)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb import find_row
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovsdb_remotes import (
     ConnectionSettings)
@@ -204,9 +205,14 @@ def _write_mirror(api, bridge, mirror, after, selected, output_port, create_outp
     def apply(txn):
         # The plan read the bridge's mirrors and ports: if either changed meanwhile (a
         # selected port removed, the mirror deleted) the server refuses the commit,
-        # ovsdbapp retries and the planner plans again from fresh rows.
-        bridge.verify('mirrors')
-        bridge.verify('ports')
+        # ovsdbapp retries and the planner plans again from fresh rows. python-ovs sends
+        # verify() only for a row the transaction writes: here the bridge only when a row
+        # is added to it.
+        if mirror is None or create_output is not None:
+            bridge.verify('mirrors')
+            bridge.verify('ports')
+        else:
+            check_unchanged(txn, 'Bridge', bridge, ['mirrors', 'ports'])
         out = output_port
         if create_output is not None:
             out = insert_port(api, txn, bridge, create_output)

@@ -21,6 +21,7 @@ from ansible_collections.kubeovn.mirror.plugins.module_utils.validation import (
     check_iface_name, check_name)
 from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_mirror import (
     bridge_row, insert_port)
+from ansible_collections.kubeovn.mirror.plugins.module_utils.ovs_rows import check_unchanged
 
 MIRROR_ID_KEY = 'mirror-id'
 OWNER = 'kubeovn.mirror.ovs_mirror_port'
@@ -63,10 +64,11 @@ def plan_mirror_port(params, mirror_id):
                 outcome['after'] = dict(before, mirror_id=None)
 
             def remove(txn):
-                bridge.verify('ports')
                 if before['created']:
+                    bridge.verify('ports')
                     bridge.delvalue('ports', port)
                 else:
+                    check_unchanged(txn, 'Bridge', bridge, ['ports'])
                     port.interfaces[0].delkey('external_ids', MIRROR_ID_KEY)
             return outcome, [ovsdb.CallbackCommand(api, remove)]
 
@@ -82,11 +84,15 @@ def plan_mirror_port(params, mirror_id):
         outcome.update(changed=True, after=after, created=name if port is None else None)
 
         def apply(txn):
-            bridge.verify('ports')
+            # A port added or removed meanwhile makes the server refuse the commit; ovsdbapp
+            # retries and we plan again. (python-ovs sends verify() only for a row the
+            # transaction writes: check_unchanged when the bridge is not.)
             if port is None:
+                bridge.verify('ports')
                 row = insert_port(api, txn, bridge, name, {MIRROR_ID_KEY: mirror_id})
                 row.external_ids = {OWNER_KEY: OWNER}
             else:
+                check_unchanged(txn, 'Bridge', bridge, ['ports'])
                 port.interfaces[0].setkey('external_ids', MIRROR_ID_KEY, mirror_id)
         return outcome, [ovsdb.CallbackCommand(api, apply)]
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the node-side modules read of a node's Open_vSwitch database, with python-ovs rows
 alone (ovs_health runs where ovsdbapp is not installed): the schema's name, who owns a
-mirror, and a mirror as a record."""
+mirror, a mirror as a record, checks at commit of what was read."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -33,3 +33,25 @@ def port_of_interface(bridge, iface_id):
             if iface.external_ids.get('iface-id') == iface_id:
                 return port
     return None
+
+
+def check_unchanged(txn, table, row, columns):
+    """Have the server refuse python-ovs transaction `txn` (TRY_AGAIN, so the caller plans
+    again from fresh rows) if a column of `columns` of `row` (reference sets) changed since
+    it was read. For rows `txn` does not otherwise write, whose Row.verify() python-ovs
+    never sends: a `wait` operation (Transaction.add_op, python-ovs >= 3.4), else verify()
+    and the columns written back as read, which makes python-ovs send it.
+    """
+    add_op = getattr(txn, 'add_op', None)
+    if add_op is None:
+        for column in columns:
+            row.verify(column)
+        for column in columns:
+            setattr(row, column, list(getattr(row, column)))
+        return
+    add_op({'op': 'wait', 'table': table, 'timeout': 0,
+            'where': [['_uuid', '==', ['uuid', str(row.uuid)]]],
+            'until': '==', 'columns': list(columns),
+            'rows': [dict((column, ['set', [['uuid', str(ref.uuid)]
+                                            for ref in getattr(row, column)]])
+                          for column in columns)]})

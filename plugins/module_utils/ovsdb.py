@@ -283,7 +283,7 @@ def verify_command(api, rows_and_columns):
     transaction; ovsdbapp then retries it and our planner plans again from fresh rows.
     (Without it, a write to a row that vanished matches nothing and is silently lost.)
     python-ovs sends the check only for a row the same transaction writes through the IDL;
-    for any other row use name_check_ops."""
+    for any other row use name_check_ops (or, on a node, ovs_rows.check_unchanged)."""
     def verify(txn):
         for row, column in rows_and_columns:
             row.verify(column)

@@ -196,6 +196,20 @@ class OvsNode:
         return run_module(self.module, args, self.workdir, **options)
 
 
+# How raw operations reach the server: through Transaction.add_op (python-ovs >= 3.4), or
+# the IDL's way of an older python-ovs (such as Kube-OVN's images have), played by taking
+# add_op away.
+WRITE_PATHS = ['raw-operations', 'idl-without-add_op']
+
+
+@pytest.fixture(params=WRITE_PATHS)
+def write_path(request, monkeypatch):
+    if request.param == 'idl-without-add_op':
+        from ovs.db import idl
+        monkeypatch.delattr(idl.Transaction, 'add_op')
+    return request.param
+
+
 @pytest.fixture
 def ovs_node(tmp_path):
     """OvsNode factory: a fresh Open_vSwitch database with br-int, for one module."""

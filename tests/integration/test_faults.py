@@ -157,17 +157,7 @@ def test_server_stopped_mid_run_fails_clearly_and_writes_all_or_nothing(tmp_path
 
 
 # How attachments reach the server (ovn_attachments.attachment_commands): raw operations
-# (python-ovs >= 3.4, Transaction.add_op), or through the IDL as with an older python-ovs,
-# played here by taking add_op away.
-WRITE_PATHS = ['raw-operations', 'idl-without-add_op']
-
-
-@pytest.fixture(params=WRITE_PATHS)
-def write_path(request, monkeypatch):
-    if request.param == 'idl-without-add_op':
-        from ovs.db import idl
-        monkeypatch.delattr(idl.Transaction, 'add_op')
-    return request.param
+# or through the IDL, as the write_path fixture (conftest.py) chooses.
 
 
 def _open_nb_session(nb):

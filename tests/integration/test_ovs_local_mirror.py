@@ -208,3 +208,44 @@ def test_a_mirror_deleted_between_plan_and_commit_is_not_reported_as_deleted(ovs
     assert len(plans) == 2 and plans[0]['changed'] is True, plans
     assert outcome['changed'] is False, outcome
     assert ovs.get('m1', 'name') == ''
+
+
+def mirror_of_web0(ovs):
+    """Mirror m1 of web0_h to mirror0, as ovs_local_mirror makes it (written with ovs-vsctl)."""
+    ovs.vsctl('--', '--id=@p', 'get', 'Port', 'web0_h', '--', '--id=@o', 'get', 'Port',
+              'mirror0', '--', '--id=@m', 'create', 'Mirror', 'name=m1', 'select_src_port=@p',
+              'select_dst_port=@p', 'output_port=@o',
+              'external_ids:"kubeovn.mirror/owner"=kubeovn.mirror.ovs_local_mirror', '--',
+              'add', 'Bridge', 'br-int', 'mirrors', '@m')
+
+
+@pytest.mark.parametrize('removed, fragment', [
+    ('web1_h', "port 'web1_h'"), ('mirror0', "output port 'mirror0'")],
+    ids=['selected-port', 'output-port'])
+def test_a_port_removed_while_an_existing_mirror_is_updated_is_noticed(ovs, write_path,
+                                                                       removed, fragment):
+    """Updating a mirror writes only the Mirror row: the check that the bridge's ports are
+    as read is a `wait` operation (or, without add_op, the bridge written back as read)."""
+    mirror_of_web0(ovs)
+    before = ovs.dump()
+    plans, outcome = planned_twice(ovs, dict(name='m1', ports=['web0_h', 'web1_h'],
+                                             snaplen=128),
+                                   lambda: ovs.vsctl('del-port', 'br-int', removed))
+    assert len(plans) == 2 and plans[0]['changed'] is True, plans
+    assert isinstance(outcome, LookupError) and fragment in str(outcome), outcome
+    # Nothing written: the mirror is as it was (no snaplen, web0_h only).
+    assert ovs.port_names('m1', 'select_src_port') == ['web0_h']
+    assert ovs.get('m1', 'snaplen') == ''
+    assert removed in before and removed not in ovs.dump()
+
+
+def test_a_mirror_cleared_while_it_is_updated_is_made_again(ovs, write_path):
+    """kube-ovn-cni's InitMirror (clear bridge br-int mirrors) between plan and commit: the
+    update of the deleted row would match nothing; the retry creates the mirror instead."""
+    mirror_of_web0(ovs)
+    plans, outcome = planned_twice(ovs, dict(name='m1', ports=['web0_h', 'web1_h']),
+                                   lambda: ovs.vsctl('clear', 'Bridge', 'br-int', 'mirrors'))
+    assert len(plans) == 2 and plans[0]['before']['name'] == 'm1', plans
+    assert outcome['before'] == {} and outcome['changed'] is True, outcome
+    assert ovs.port_names('m1', 'select_src_port') == ['web0_h', 'web1_h']
+    assert ovs.vsctl('get', 'Bridge', 'br-int', 'mirrors') != '[]'

@@ -254,3 +254,59 @@ def test_bad_input_fails_clearly_and_writes_nothing(ovs, args, message):
     result = ovs.run(dict({'repair': True}, **args))
     assert result.get('failed') and message in result['msg'], result
     assert ovs.dump() == before
+
+
+def repaired_twice(ovs, meanwhile):
+    """ovs_mirror_health's repair through module_utils, `meanwhile()` (another client's
+    change) run after its first write is planned, before the commit: (the writes planned,
+    the report)."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import ovs_health
+    writes = []
+    planner = ovs_health.plan_health('br-int', repair=True)
+
+    def planning(session):
+        report, write = planner(session)
+
+        def writing(txn):
+            writes.append(write(txn))
+            if len(writes) == 1:
+                meanwhile()
+            return writes[-1]
+        return report, writing if write is not None else None
+    with ovs_health.OvsHealthSession(ovs.server.unix, 10, wait=False) as session:
+        return writes, session.run(planning)
+
+
+def two_erspan_ports_one_a_mirror_output(ovs):
+    for name in ('ovn-live', 'ovn-gone'):
+        ovs.vsctl('add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=erspan',
+                  'options:remote_ip=10.0.0.9', 'options:key=7')
+    ovs.vsctl('--', '--id=@p', 'get', 'Port', 'ovn-live', '--', '--id=@m', 'create', 'Mirror',
+              'name=live', 'output_port=@p', 'external_ids:ovn-owned=true', '--', 'add',
+              'Bridge', 'br-int', 'mirrors', '@m')
+
+
+def test_a_stale_port_made_a_mirror_output_before_the_repair_commits_is_kept(ovs, write_path):
+    """The repair writes the bridge, not the mirrors: the check that each mirror's
+    output_port is as read is a `wait` operation (or, without add_op, the mirror written
+    back as read). Without it the port would be deleted and the mirror lose its output."""
+    two_erspan_ports_one_a_mirror_output(ovs)
+    writes, report = repaired_twice(ovs, lambda: ovs.vsctl(
+        '--', '--id=@p', 'get', 'Port', 'ovn-gone', '--', 'set', 'Mirror', 'live',
+        'output_port=@p'))
+    assert [write['removed'] for write in writes] == [['ovn-gone'], ['ovn-live']], writes
+    assert report['removed'] == ['ovn-live'], report
+    assert ovs.vsctl('list-ports', 'br-int').split() == ['ovn-gone']
+    assert ovs.vsctl('get', 'Port', ovs.vsctl('get', 'Mirror', 'live', 'output_port'),
+                     'name') == 'ovn-gone'
+
+
+def test_a_mirror_output_port_deleted_before_the_repair_commits_is_noticed(ovs, write_path):
+    """Someone deletes the live mirror's output port meanwhile: the bridge's ports changed,
+    the server refuses the repair and it plans again (then both ports are gone)."""
+    two_erspan_ports_one_a_mirror_output(ovs)
+    writes, report = repaired_twice(ovs, lambda: ovs.vsctl('del-port', 'br-int', 'ovn-live'))
+    assert [write['removed'] for write in writes] == [['ovn-gone'], ['ovn-gone']], writes
+    assert report['removed'] == ['ovn-gone'], report
+    assert ovs.vsctl('list-ports', 'br-int') == ''
+    assert ovs.get('live', 'output_port') == ''

@@ -77,3 +77,47 @@ def test_bad_input_fails_clearly_and_writes_nothing(ovs, args, message):
     result = ovs.run(args)
     assert result.get('failed') and message in result['msg'], result
     assert ovs.dump() == before
+
+
+def planned_with(ovs, params, meanwhile):
+    """ovs_mirror_port's planner through module_utils, `meanwhile()` (another client's
+    change) run right after its first plan: (the plans, the outcome)."""
+    from ansible_collections.kubeovn.mirror.plugins.module_utils import (
+        ovs_mirror, ovs_mirror_port, ovsdb)
+    params = dict(dict(bridge='br-int', mirror_id=None, state='present'), **params)
+    planner = ovs_mirror_port.plan_mirror_port(params, ovs_mirror_port.check_params(params))
+    plans = []
+
+    def planning(api):
+        outcome, commands = planner(api)
+        plans.append(outcome)
+        if len(plans) == 1:
+            meanwhile()
+        return outcome, commands
+    with ovs_mirror.open_ovs(dict(ovs_connection=ovs.server.unix, timeout=10,
+                                  wait=False)) as session:
+        return plans, ovsdb.run_planned(session.api, planning)
+
+
+def test_a_port_deleted_before_its_key_is_set_is_created_instead(ovs, write_path):
+    """Adopting a port writes only its interface: the check that the bridge's ports are as
+    read is a `wait` operation (or, without add_op, the bridge written back as read).
+    Without it the key would be set on nothing and the run report it set."""
+    ovs.vsctl('add-port', 'br-int', 'tap9', '--', 'set', 'Interface', 'tap9', 'type=internal')
+    plans, outcome = planned_with(ovs, dict(name='tap9', mirror_id='mon9'),
+                                  lambda: ovs.vsctl('del-port', 'br-int', 'tap9'))
+    assert [plan['created'] for plan in plans] == [None, 'tap9'], plans
+    assert outcome['after']['created'] is True, outcome
+    assert mirror_id(ovs, 'tap9') == 'mon9'
+    assert ovs.vsctl('get', 'Port', 'tap9', 'external_ids:"kubeovn.mirror/owner"').strip(
+        '"') == 'kubeovn.mirror.ovs_mirror_port'
+
+
+def test_an_adopted_port_deleted_before_its_key_is_removed_is_not_reported_changed(
+        ovs, write_path):
+    ovs.vsctl('add-port', 'br-int', 'tap9', '--', 'set', 'Interface', 'tap9', 'type=internal',
+              'external_ids:mirror-id=mon9')
+    plans, outcome = planned_with(ovs, dict(name='tap9', state='absent'),
+                                  lambda: ovs.vsctl('del-port', 'br-int', 'tap9'))
+    assert [plan['changed'] for plan in plans] == [True, False], plans
+    assert outcome['changed'] is False and outcome['before'] == {}, outcome
