@@ -7,7 +7,7 @@ mirror over the pods of two Deployments (`web`, `api`, whose pods also ask for p
 mirroring), plus mirrors the soak adds, removes and lets expire. The rulebook
 kubeovn.mirror.follow_mirrors follows `app in (web, api)` and repairs nodes.
 
-A seeded random sequence of bursts, each of 2-5 faults (FAULTS), fired a few seconds apart;
+A seeded random sequence of bursts, each of 3-6 faults (FAULTS), fired a few seconds apart;
 then the soak waits for quiet (rollouts done, the NB with a leader and three members, the API
 answering), does what a schedule would (the GitOps apply if it failed, playbooks/expire.yml
 once an expiry passed), and measures the time until the NB holds exactly what is declared and
@@ -43,6 +43,7 @@ from lab.ansible import REPO, run_collection_playbook
 from lab.cluster import SINK_IP, Cluster
 from lab.daemons import command_lines, wait_until
 from lab.eda import Rulebook, write_inventory
+from lab.node import MARKER
 from lab.ovn import SINK_MAC, decode_mirrored
 
 REMOTE_VARS = os.path.join(REPO, 'examples', 'demo', 'remote_mirror.yml')
@@ -64,7 +65,6 @@ FAULTS = ('rollout', 'scale', 'pod_delete', 'pod_move', 'cni_restart', 'cni_flip
           'nb_leader_kill', 'apiserver_restart', 'rulebook_restart', 'manual_playbook',
           'mirror_add', 'mirror_remove', 'mirror_expire')
 LEAK_PROCESSES = ('ansible-playbook', 'tcpdump', 'kubectl')
-TEMPORARY_PREFIXES = ('eda', 'ansible', 'kubeovn')
 INVARIANTS = ('nb_exact', 'delivery', 'nodes_start_pods', 'no_stale_ports', 'no_leaks')
 TRUE_WITHIN = 240       # seconds after a burst before "time to true" counts as a failure
 
@@ -96,7 +96,13 @@ class Soak:
         os.makedirs(self.workdir, exist_ok=True)
         self.cluster = Cluster(os.path.join(self.workdir, 'cluster'), nodes=2, nb_members=3)
         self.cluster.start().start_kube_ovn(receiver_mac=SINK_MAC)
-        self.env = {'K8S_AUTH_KUBECONFIG': self.cluster.kubeconfig, 'OVN_NB_DB': self.cluster.nb,
+        # every temporary file of the soak's Ansible runs (ansible-rulebook's private data
+        # directories, module payloads, Ansible's local temporary directories) goes here
+        self.tmp = os.path.join(self.workdir, 'tmp')
+        os.makedirs(self.tmp, exist_ok=True)
+        self.env = {'TMPDIR': self.tmp, 'ANSIBLE_LOCAL_TEMP': self.tmp,
+                    'ANSIBLE_REMOTE_TEMP': self.tmp,
+                    'K8S_AUTH_KUBECONFIG': self.cluster.kubeconfig, 'OVN_NB_DB': self.cluster.nb,
                     'PATH': self.cluster.bindir + os.pathsep + os.environ['PATH']}
         self.cluster.pod(ANCHOR, ANCHOR_NODE)
         with open(REMOTE_VARS) as handle:
@@ -122,7 +128,6 @@ class Soak:
                                           inventory=self.inventory)
         if outcome.rc:
             raise RuntimeError('mirrors.yml failed: %s' % (outcome.failures,))
-        self.baseline_files = temporary_files()
         return self
 
     def group_vars(self):
@@ -161,7 +166,7 @@ class Soak:
         self.random.shuffle(pending)
         while time.monotonic() < end:
             self.burst += 1
-            size = self.random.randint(2, 5)
+            size = self.random.randint(3, 6)
             kinds = [pending.pop() if pending else self.random.choice(FAULTS)
                      for dummy in range(size)]
             self.note('burst %d: %s' % (self.burst, ', '.join(kinds)))
@@ -269,7 +274,7 @@ class Soak:
         self.rulebook.proc.wait(30)
         wait_until(lambda: not self.rulebook.stop(), 30, 'the killed rulebook\'s group gone',
                    interval=0.5)
-        self.kill_candidates |= temporary_files() - self.baseline_files
+        self.kill_candidates |= self.temporary_files()
         self.note('  rulebook killed (SIGKILL to its process group); started again')
         self.start_rulebook()
 
@@ -393,12 +398,9 @@ class Soak:
             for thread in self.threads:
                 thread.join(600)
             self.threads = []
-        if self.expired_present():   # the schedule of playbooks/expire.yml
-            outcome = run_collection_playbook('playbooks/expire.yml', env=self.env)
-            self.note('  expire.yml (as scheduled): rc=%d' % outcome.rc)
         try:
-            wait_until(lambda: not self.nb_differences() and self.delivery_misses() == [],
-                       TRUE_WITHIN, 'true again', interval=1)
+            wait_until(lambda: self.expire() and not self.nb_differences() and
+                       self.delivery_misses() == [], TRUE_WITHIN, 'true again', interval=1)
             self.times_to_true.append(time.monotonic() - quiet)
             self.note('  quiet %.1f s after the burst, true %.1f s later'
                       % (self.settle_times[-1], self.times_to_true[-1]))
@@ -437,6 +439,14 @@ class Soak:
                 continue
             wanted[mirror['name']] = mirror
         return wanted
+
+    def expire(self):
+        """What the schedule of playbooks/expire.yml does once an expiry has passed."""
+        if self.expired_present():
+            outcome = run_collection_playbook('playbooks/expire.yml', env=self.env,
+                                              inventory=self.inventory)
+            self.note('  expire.yml (as scheduled): rc=%d' % outcome.rc)
+        return True
 
     def expired_present(self):
         names = set(nb_mirrors(self.cluster))
@@ -501,8 +511,8 @@ class Soak:
             seen = [c for c in copies if c['tunnel'] == tunnel and c['key'] == key and
                     c[end] == address and c.get('icmp_type') == 8]
             if len(seen) < 3:
-                misses.append('%s %d: %d of 3 echo requests %s %s' % (tunnel, key, len(seen),
-                                                                       end, address))
+                misses.append('%s %d: %d of 3 echo requests %s %s'
+                              % (tunnel, key, len(seen), end, address))
         return misses
 
     def nodes_that_cannot_start_pods(self):
@@ -544,25 +554,43 @@ class Soak:
         return stale
 
     def leaks(self):
-        """Processes and temporary files seen at this check and the one before. The files a
+        """The soak's processes (outside the running rulebook) and temporary files seen at
+        this check and the one before. The files a
         SIGKILLed rulebook could not remove (its private data directory, its playbooks' module
         payloads) are counted apart (`killed_leftovers`), then removed."""
         rulebook = {self.rulebook.proc.pid}
         now = set()
         for pid, argv in command_lines():
             if any(os.path.basename(arg).startswith(LEAK_PROCESSES) for arg in argv[:2]) \
-                    and process_group(pid) not in rulebook:
+                    and process_group(pid) not in rulebook and self.owns(pid, argv):
                 now.add('pid %d: %s' % (pid, ' '.join(argv)[:120]))
-        files = temporary_files() - self.baseline_files
+        files = self.temporary_files()
         killed = files & self.kill_candidates     # still there: theirs, not a running job's
         for path in killed:
             shutil.rmtree(path, ignore_errors=True)
         self.killed_leftovers += len(killed)
         self.kill_candidates = set()
-        now |= set('file ' + path for path in files - killed)
+        now |= set('file ' + path for path in files - killed if not owner_alive(path))
         leaked = sorted(now & self.seen_leaks)
         self.seen_leaks = now
         return leaked
+
+    def owns(self, pid, argv):
+        """A process of this soak: its command line names the soak's directory (kubectl's
+        kubeconfig, a playbook's inventory), or it runs in a pod of the cluster."""
+        if any(self.workdir in arg for arg in argv):
+            return True
+        try:
+            with open('/proc/%d/cgroup' % pid) as handle:
+                return MARKER in handle.read()
+        except OSError:
+            return False
+
+    def temporary_files(self):
+        """What the soak's Ansible runs left in its TMPDIR, but kubernetes.core's discovery
+        cache (k8srcp-<hash of the API>.json), which it keeps on purpose."""
+        return set(os.path.join(self.tmp, entry) for entry in os.listdir(self.tmp)
+                   if not entry.startswith('k8srcp-'))
 
     def report(self):
         finite = sorted(t for t in self.times_to_true if t != float('inf'))
@@ -629,16 +657,14 @@ def nb_ports(cluster):
     return result
 
 
-def temporary_files():
-    """What Ansible, ansible-rulebook and this collection leave in /tmp (ansible-rulebook's
-    private data directories `eda*`, module payloads `ansible_*`, `kubeovn*`) and every entry
-    of ~/.ansible/tmp."""
-    found = set(os.path.join('/tmp', entry) for entry in os.listdir('/tmp')
-                if entry.startswith(TEMPORARY_PREFIXES))
-    remote = os.path.expanduser('~/.ansible/tmp')
-    if os.path.isdir(remote):
-        found |= set(os.path.join(remote, entry) for entry in os.listdir(remote))
-    return found
+def owner_alive(path):
+    """Whether `path` is Ansible's local temporary directory (ansible-local-<pid><8 random
+    characters>) of a process still running (ansible-rulebook holds one all its life)."""
+    name = os.path.basename(path)
+    if not name.startswith('ansible-local-'):
+        return False
+    pid = name[len('ansible-local-'):-8]
+    return pid.isdigit() and os.path.exists('/proc/' + pid)
 
 
 def process_group(pid):

@@ -6,7 +6,10 @@ import pytest
 
 from lab.soak import FAULTS, INVARIANTS, Soak, summary
 
-pytestmark = [pytest.mark.serial]     # the cluster's networks and nodes are machine-wide
+# Not `serial`: the soak's cluster (its networks 198.51.100.0/24 and 172.31.0.0/24, its
+# processes, its temporary directory) is its own, and no other test of the parallel session
+# touches them; the serial session's labs and cluster run after it.
+pytestmark = [pytest.mark.soak]
 
 SEED = 20261206
 

@@ -142,6 +142,13 @@ def test_cni_events_only_on_readiness_and_deletion():
     assert pod_events.cni_event(key, ready, None)['change'] == 'deleted'
 
 
+def test_a_resync_checks_every_node_when_following_kube_ovn_cni():
+    assert pod_events.resync_events('start', cni=True) == [
+        dict(type='resync', reason='start'), dict(type='cni', change='resync', reason='start')]
+    assert pod_events.resync_events('interval', cni=False) == [
+        dict(type='resync', reason='interval')]
+
+
 def test_documentation_is_the_spec():
     """DOCUMENTATION and EXAMPLES parse, and document each option of the spec as it is."""
     doc = yaml.safe_load(pod_events.DOCUMENTATION)

@@ -65,7 +65,11 @@ description:
     "change": "ready|not_ready|deleted", "node": ..., "namespace": "kube-system",
     "name": "kube-ovn-cni-xxxxx"}}).'
   - 'A C({"kubeovn_mirror": {"type": "resync", "reason": "start|interval"}}) event once the
-    pods are listed, then every O(resync_interval) seconds.'
+    pods are listed, then every O(resync_interval) seconds; with O(cni), each is followed by
+    C({"kubeovn_mirror": {"type": "cni", "change": "resync", "reason": "start|interval"}}),
+    which asks for every node to be checked: a kube-ovn-cni pod that became ready while
+    nothing followed it (the rulebook stopped, or killed before its repair ran) gives no
+    C(ready) event afterwards.'
   - 'A converge event, C({"kubeovn_mirror": {"type": "converge", "edge": "leading|trailing",
     "count": 3, "selectors": [0], "pods": ["default/web-0", ...]}}), says when to converge
     the mirrors after pod events that can change one (a pod C(deleted), or one whose event
@@ -396,6 +400,14 @@ def cni_event(key, before, after):
                 node=(after or before)['node'])
 
 
+def resync_events(reason, cni):
+    """A resync: converge everything, and with `cni` check every node."""
+    events = [dict(type='resync', reason=reason)]
+    if cni:
+        events.append(dict(type='cni', change='resync', reason=reason))
+    return events
+
+
 def can_change_a_mirror(event):
     """Whether a pod event asks for a converge: the pod went (or left the selector), or it has
     its port (a new pod's, or a label change of an addressed pod)."""
@@ -549,13 +561,15 @@ async def main(queue, args):
             thread.start()
         while not all(follower.listed.is_set() for follower in running):
             await asyncio.sleep(0.1)
-        await queue.put(dict(kubeovn_mirror=dict(type='resync', reason='start')))
+        for event in resync_events('start', checked['cni']):
+            await queue.put(dict(kubeovn_mirror=event))
         LOG.info('following %d pod set(s) from resourceVersion %s', len(running),
                  ', '.join(str(follower.version) for follower in running))
         while True:
             if checked['resync_interval']:
                 await asyncio.sleep(checked['resync_interval'])
-                await queue.put(dict(kubeovn_mirror=dict(type='resync', reason='interval')))
+                for event in resync_events('interval', checked['cni']):
+                    await queue.put(dict(kubeovn_mirror=event))
             else:
                 await asyncio.sleep(3600)
     finally:
