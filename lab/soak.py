@@ -406,8 +406,8 @@ class Soak:
                       % (self.settle_times[-1], self.times_to_true[-1]))
         except TimeoutError:
             self.times_to_true.append(float('inf'))
-        self.check('nb_exact', lambda: self.nb_differences())
-        self.check('delivery', lambda: self.delivery_misses())
+        self.check('nb_exact', self.nb_differences)
+        self.check('delivery', self.delivery_misses)
         self.check('nodes_start_pods', self.nodes_that_cannot_start_pods)
         self.check('no_stale_ports', self.stale_ports)
         self.check('no_leaks', self.leaks)
