@@ -73,7 +73,8 @@ class Soak:
     def __init__(self, workdir, seed, minutes, say=print):
         self.workdir = os.path.abspath(workdir)
         self.seed, self.minutes, self.say = seed, minutes, say
-        self.random = random.Random(seed)
+        self.plan = random.Random(seed)       # the bursts: their sizes and kinds
+        self.random = random.Random(seed)     # the faults' details (they read the cluster)
         self.faults = collections.Counter()
         self.checks = collections.Counter()
         self.failures = []
@@ -88,7 +89,10 @@ class Soak:
         self.seen_leaks = set()
         self.started = time.monotonic()
         self.killed_leftovers = 0
-        self.kill_candidates = set()
+        self.killed_tmp = []        # the temporary directories of the rulebooks killed
+        self.apply_lock = threading.Lock()
+        self.apiserver_up = threading.Event()
+        self.apiserver_up.set()
         self.settle_times = []
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -144,11 +148,17 @@ class Soak:
         os.rename(path + '.new', path)      # the rulebook's runs read it whole or not at all
 
     def start_rulebook(self):
+        """The rulebook, with a temporary directory of its own (what a killed one leaves
+        there is told apart from the other runs' leaks)."""
         workdir = os.path.join(self.workdir, 'rulebook-%d' % time.monotonic_ns())
+        self.rulebook_tmp = os.path.join(self.tmp, os.path.basename(workdir))
         os.makedirs(workdir)
+        os.makedirs(self.rulebook_tmp)
         self.rulebook = Rulebook(workdir, self.inventory, {
             'follow_mirrors_selectors': SELECTORS,
-            'follow_mirrors_kubeconfig': self.cluster.kubeconfig}, env=self.env)
+            'follow_mirrors_kubeconfig': self.cluster.kubeconfig}, env=dict(
+                self.env, TMPDIR=self.rulebook_tmp, ANSIBLE_LOCAL_TEMP=self.rulebook_tmp,
+                ANSIBLE_REMOTE_TEMP=self.rulebook_tmp))
 
     def stop(self):
         for thread in self.threads:
@@ -161,19 +171,23 @@ class Soak:
     # ---- the run ------------------------------------------------------------------------
     def run(self):
         end = time.monotonic() + self.minutes * 60
-        # every kind once first (in seeded order), then at random
+        # every kind first (in seeded order), then at random; bursts go on past the end until
+        # every kind has been injected once
         pending = list(FAULTS)
-        self.random.shuffle(pending)
-        while time.monotonic() < end:
+        self.plan.shuffle(pending)
+        while time.monotonic() < end or (set(FAULTS) - set(self.faults) and
+                                         time.monotonic() < end + 600):
             self.burst += 1
-            size = self.random.randint(3, 6)
-            kinds = [pending.pop() if pending else self.random.choice(FAULTS)
+            size = self.plan.randint(3, 6)
+            kinds = [pending.pop() if pending else self.plan.choice(FAULTS)
                      for dummy in range(size)]
             self.note('burst %d: %s' % (self.burst, ', '.join(kinds)))
             for kind in kinds:
                 try:
-                    getattr(self, 'fault_' + kind)()
-                    self.faults[kind] += 1
+                    if getattr(self, 'fault_' + kind)() is not False:
+                        self.faults[kind] += 1
+                    elif kind not in self.faults:
+                        pending.insert(0, kind)     # nothing to do now: try again later
                 except Exception as exc:  # noqa: BLE001 - a fault that could not be made
                     self.note('  %s could not be injected: %r' % (kind, exc))
                 time.sleep(self.random.uniform(0, 3))
@@ -215,10 +229,11 @@ class Soak:
     def fault_pod_delete(self):
         pods = self.api(lambda: self.cluster.core.list_namespaced_pod(
             'default', label_selector='app in (web, api)').items)
-        if pods:
-            pod = self.random.choice(sorted(p.metadata.name for p in pods))
-            self.api(lambda: self.cluster.core.delete_namespaced_pod(pod, 'default'))
-            self.note('  pod %s deleted' % pod)
+        if not pods:
+            return False
+        pod = self.random.choice(sorted(p.metadata.name for p in pods))
+        self.api(lambda: self.cluster.core.delete_namespaced_pod(pod, 'default'))
+        self.note('  pod %s deleted' % pod)
 
     def fault_pod_move(self):
         name, node = self.pick_deployment(), self.random.choice(NODES)
@@ -229,10 +244,11 @@ class Soak:
     def fault_cni_restart(self):
         node = self.random.choice(NODES)
         pod = self.api(lambda: self.cluster.daemon_pod('kube-ovn-cni', node))
-        if pod is not None:
-            self.api(lambda: self.cluster.core.delete_namespaced_pod(pod.metadata.name,
-                                                                     'kube-system'))
-            self.note('  kube-ovn-cni on %s deleted (the DaemonSet recreates it)' % node)
+        if pod is None:
+            return False
+        self.api(lambda: self.cluster.core.delete_namespaced_pod(pod.metadata.name,
+                                                                 'kube-system'))
+        self.note('  kube-ovn-cni on %s deleted (the DaemonSet recreates it)' % node)
 
     def fault_cni_flip(self):
         ds = self.api(lambda: self.cluster.apps.read_namespaced_daemon_set('kube-ovn-cni',
@@ -249,7 +265,7 @@ class Soak:
     def fault_nb_leader_kill(self):
         leader = self.cluster.nb_leader()
         if leader is None:
-            return
+            return False
         self.cluster.kill_nb_member(leader)
         self.note('  NB leader %s killed' % leader)
         delay = self.random.uniform(2, 10)
@@ -260,22 +276,36 @@ class Soak:
         self.background('restart ' + leader, back)
 
     def fault_apiserver_restart(self):
+        if not self.apiserver_up.is_set():
+            return False            # stopped by this burst already
+        self.apiserver_up.clear()
         self.cluster.plane.stop_apiserver()
         self.note('  kube-apiserver stopped')
         delay = self.random.uniform(1, 6)
 
         def back():
-            time.sleep(delay)
-            self.cluster.plane.start_apiserver()
+            try:
+                time.sleep(delay)
+                self.cluster.plane.start_apiserver()
+            finally:
+                self.apiserver_up.set()
         self.background('kube-apiserver', back)
 
     def fault_rulebook_restart(self):
-        os.killpg(self.rulebook.proc.pid, 9)
+        """SIGKILL to ansible-rulebook and every process it started (ansible-runner starts
+        each playbook in a session of its own), as when its container or unit is killed."""
+        pids = [self.rulebook.proc.pid] + descendants(self.rulebook.proc.pid)
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
         self.rulebook.proc.wait(30)
-        wait_until(lambda: not self.rulebook.stop(), 30, 'the killed rulebook\'s group gone',
-                   interval=0.5)
-        self.kill_candidates |= self.temporary_files()
-        self.note('  rulebook killed (SIGKILL to its process group); started again')
+        wait_until(lambda: not any(os.path.exists('/proc/%d' % pid) for pid in pids[1:]), 30,
+                   'the killed rulebook\'s processes gone', interval=0.5)
+        self.killed_tmp.append(self.rulebook_tmp)
+        self.note('  rulebook and its %d processes killed (SIGKILL); started again'
+                  % (len(pids) - 1))
         self.start_rulebook()
 
     def fault_manual_playbook(self):
@@ -294,9 +324,10 @@ class Soak:
         self.apply_failed = True
 
         def run():
-            outcome = run_collection_playbook('playbooks/mirrors.yml', env=self.env,
-                                              inventory=self.inventory)
-            self.apply_failed = outcome.rc != 0
+            with self.apply_lock:       # one at a time, each reading the newest inventory
+                outcome = run_collection_playbook('playbooks/mirrors.yml', env=self.env,
+                                                  inventory=self.inventory)
+                self.apply_failed = outcome.rc != 0
             self.note('  GitOps apply (%s): rc=%d' % (why, outcome.rc))
         self.background('apply', run)
 
@@ -312,9 +343,9 @@ class Soak:
         self.apply_in_background('add ' + name)
 
     def fault_mirror_remove(self):
-        names = sorted(self.extra)
+        names = sorted(name for name in self.extra if name in self.declared())
         if not names:
-            return self.fault_mirror_add()
+            return False
         name = self.random.choice(names)
         del self.extra[name]
         self.note('  mirror %s removed from the inventory' % name)
@@ -334,8 +365,9 @@ class Soak:
         self.apply_in_background('add ' + name)
 
     # ---- quiet, time to true, invariants -------------------------------------------------
-    def api(self, call, timeout=90):
-        """`call()` once the API answers (an API server restart may be under way)."""
+    def api(self, call, timeout=90, tolerate=None):
+        """`call()` once the API answers (an API server restart may be under way); an
+        answer of status `tolerate` (a retried create that had been done: 409) is None."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
         result = {}
@@ -345,6 +377,8 @@ class Soak:
                 result['value'] = call()
                 return True
             except (ApiException, HTTPError, OSError) as exc:
+                if isinstance(exc, ApiException) and exc.status == tolerate:
+                    return True
                 if isinstance(exc, ApiException) and exc.status not in (None, 0, 500, 503):
                     raise
                 return False
@@ -356,10 +390,11 @@ class Soak:
         the NB with a leader and all members, no background fault still running."""
         if any(thread.is_alive() for thread in self.threads):
             return False
-        if self.cluster.nb_leader() is None or any(
-                not self.cluster.nb_member_status(member) for member in self.cluster.nb_members):
-            return False
         try:
+            if self.cluster.nb_leader() is None or any(
+                    not self.cluster.nb_member_status(member)
+                    for member in self.cluster.nb_members):
+                return False
             if not self.cluster.plane.ready():
                 return False
             for name in DEPLOYMENTS:
@@ -392,20 +427,31 @@ class Soak:
         if self.rulebook.proc.poll() is not None:
             self.fail('rulebook', 'ansible-rulebook exited (%s)' % self.rulebook.proc.returncode,
                       self.rulebook.output()[-2000:])
+            self.killed_tmp.append(self.rulebook_tmp)
             self.start_rulebook()
         if self.apply_failed:       # a GitOps controller retries a failed apply
             self.apply_in_background('retry')
             for thread in self.threads:
                 thread.join(600)
             self.threads = []
+        errors = []
+
+        def true_again():
+            try:
+                return self.expire() and not self.nb_differences() and \
+                    self.delivery_misses() == []
+            except Exception:  # noqa: BLE001 - a read that failed: not true yet, and why
+                errors.append(traceback.format_exc().splitlines()[-1])
+                return False
         try:
-            wait_until(lambda: self.expire() and not self.nb_differences() and
-                       self.delivery_misses() == [], TRUE_WITHIN, 'true again', interval=1)
+            wait_until(true_again, TRUE_WITHIN, 'true again', interval=1)
             self.times_to_true.append(time.monotonic() - quiet)
             self.note('  quiet %.1f s after the burst, true %.1f s later'
                       % (self.settle_times[-1], self.times_to_true[-1]))
         except TimeoutError:
             self.times_to_true.append(float('inf'))
+            self.fail('time_to_true', 'not true within %d s of quiet' % TRUE_WITHIN,
+                      errors[-3:])
         self.check('nb_exact', self.nb_differences)
         self.check('delivery', self.delivery_misses)
         self.check('nodes_start_pods', self.nodes_that_cannot_start_pods)
@@ -520,23 +566,25 @@ class Soak:
         on that node; then deleted."""
         names = dict((node.name, 'probe-%s-%d' % (node.name, self.burst))
                      for node in self.cluster.nodes)
-        for node, name in names.items():
-            self.api(lambda: self.cluster.core.create_namespaced_pod('default', {
-                'metadata': {'name': name}, 'spec': probe_spec(node)}))
         missing = []
-        for node in self.cluster.nodes:
-            name = names[node.name]
-            try:
-                self.cluster.wait_running(name)
-                wait_until(lambda: 'ovn-installed=true' in node.vsctl(
-                    '--bare', '--columns=external_ids', 'find', 'Interface',
-                    'external_ids:iface-id=%s.default' % name).split(), 60,
-                    'ovn-installed on %s' % name, interval=0.5)
-            except Exception as exc:  # noqa: BLE001 - the evidence
-                missing.append('%s: %r' % (node.name, exc))
-        for name in names.values():
-            self.api(lambda: self.cluster.core.delete_namespaced_pod(
-                name, 'default', grace_period_seconds=0))
+        try:
+            for node, name in names.items():
+                self.api(lambda: self.cluster.core.create_namespaced_pod('default', {
+                    'metadata': {'name': name}, 'spec': probe_spec(node)}), tolerate=409)
+            for node in self.cluster.nodes:
+                name = names[node.name]
+                try:
+                    self.cluster.wait_running(name)
+                    wait_until(lambda: 'ovn-installed=true' in node.vsctl(
+                        '--bare', '--columns=external_ids', 'find', 'Interface',
+                        'external_ids:iface-id=%s.default' % name).split(), 60,
+                        'ovn-installed on %s' % name, interval=0.5)
+                except Exception as exc:  # noqa: BLE001 - the evidence
+                    missing.append('%s: %r' % (node.name, exc))
+        finally:
+            for name in names.values():
+                self.api(lambda: self.cluster.core.delete_namespaced_pod(
+                    name, 'default', grace_period_seconds=0), tolerate=404)
         wait_until(lambda: not [p for p in self.cluster.core.list_namespaced_pod('default').items
                                 if p.metadata.name.startswith('probe-')], 120,
                    'the probe pods gone', interval=1)
@@ -558,19 +606,17 @@ class Soak:
         this check and the one before. The files a
         SIGKILLed rulebook could not remove (its private data directory, its playbooks' module
         payloads) are counted apart (`killed_leftovers`), then removed."""
-        rulebook = {self.rulebook.proc.pid}
+        rulebook = set(descendants(self.rulebook.proc.pid))
         now = set()
         for pid, argv in command_lines():
             if any(os.path.basename(arg).startswith(LEAK_PROCESSES) for arg in argv[:2]) \
-                    and process_group(pid) not in rulebook and self.owns(pid, argv):
+                    and pid not in rulebook and self.owns(pid, argv):
                 now.add('pid %d: %s' % (pid, ' '.join(argv)[:120]))
-        files = self.temporary_files()
-        killed = files & self.kill_candidates     # still there: theirs, not a running job's
-        for path in killed:
-            shutil.rmtree(path, ignore_errors=True)
-        self.killed_leftovers += len(killed)
-        self.kill_candidates = set()
-        now |= set('file ' + path for path in files - killed if not owner_alive(path))
+        for directory in self.killed_tmp:
+            self.killed_leftovers += len(os.listdir(directory))
+            shutil.rmtree(directory, ignore_errors=True)
+        self.killed_tmp = []
+        now |= set('file ' + path for path in self.temporary_files() if not owner_alive(path))
         leaked = sorted(now & self.seen_leaks)
         self.seen_leaks = now
         return leaked
@@ -587,10 +633,14 @@ class Soak:
             return False
 
     def temporary_files(self):
-        """What the soak's Ansible runs left in its TMPDIR, but kubernetes.core's discovery
-        cache (k8srcp-<hash of the API>.json), which it keeps on purpose."""
-        return set(os.path.join(self.tmp, entry) for entry in os.listdir(self.tmp)
-                   if not entry.startswith('k8srcp-'))
+        """What the soak's Ansible runs have in their temporary directories (the running
+        rulebook's included), but kubernetes.core's discovery cache (k8srcp-<hash of the
+        API>.json), which it keeps on purpose."""
+        found = set()
+        for directory in (self.tmp, self.rulebook_tmp):
+            found |= set(os.path.join(directory, entry) for entry in os.listdir(directory)
+                         if not entry.startswith(('k8srcp-', 'rulebook-')))
+        return found
 
     def report(self):
         finite = sorted(t for t in self.times_to_true if t != float('inf'))
@@ -667,11 +717,22 @@ def owner_alive(path):
     return pid.isdigit() and os.path.exists('/proc/' + pid)
 
 
-def process_group(pid):
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
+def descendants(pid):
+    """The pids of `pid`'s children, theirs, and so on (from /proc/*/stat's ppid)."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    children[int(handle.read().rsplit(')', 1)[1].split()[1])].append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def main(argv=None):
@@ -683,20 +744,32 @@ def main(argv=None):
     options = parser.parse_args(argv)
     seed = options.seed if options.seed is not None else random.SystemRandom().randint(1, 10**6)
     soak = Soak(options.workdir, seed, options.minutes)
+    report = None
     print('soak: seed %d, %.0f minutes (replay: make soak SOAK_SEED=%d)' % (
         seed, options.minutes, seed))
     try:
         soak.start()
         soak.note('set up in %.0f s' % (time.monotonic() - soak.started))
-        report = soak.run()
+        try:
+            report = soak.run()
+        except BaseException:
+            report = soak.report()       # what was found so far is not lost
+            report['aborted'] = traceback.format_exc().splitlines()[-1]
+            raise
+        finally:
+            if report is not None:
+                write_report(options, report)
     finally:
         soak.stop()
+    print(summary(report))
+    return 0 if not report['failures'] else 1
+
+
+def write_report(options, report):
     path = options.report or os.path.join(options.workdir, 'soak-report.json')
     with open(path, 'w') as handle:
         json.dump(report, handle, indent=1, default=str)
-    print(summary(report))
     print('report: %s' % path)
-    return 0 if not report['failures'] else 1
 
 
 def summary(report):
