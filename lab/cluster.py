@@ -32,8 +32,8 @@ import time
 import yaml
 
 from lab import images
-from lab.daemons import DaemonError, command_lines, reserve_ports, spawn, stop_processes, \
-    wait_for_daemon, wait_until
+from lab.daemons import DaemonError, command_lines, reserve_ports, running, spawn, \
+    stop_processes, wait_for_daemon, wait_until
 from lab.kube import ControlPlane, kube_binaries
 from lab.node import (MARKER, NODE_BRIDGE, NODE_NETWORK_PREFIX, UNDERLAY_BRIDGE,
                       UNDERLAY_PREFIX, Node, capture_in_pod, node_names, node_pki,
@@ -431,16 +431,6 @@ class Cluster:
                 run('ip', 'link', 'del', name, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.sockdir, ignore_errors=True)
-
-
-def running(pid):
-    """The process exists and is not a zombie (one killed while its parent, say a test run
-    that is still stopping, has not reaped it yet)."""
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (OSError, IndexError):
-        return False
 
 
 def check_networks_free():

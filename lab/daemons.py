@@ -10,6 +10,7 @@ Two rules every harness object here (and in lab/kube.py, lab/ovn.py) follows:
   naming the daemon and showing the tail of its log.
 """
 
+import collections
 import os
 import re
 import signal
@@ -106,6 +107,34 @@ def stop_processes(processes, timeout=10):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def running(pid):
+    """The process exists and is not a zombie (one killed while its parent, say a test run
+    that is still stopping, has not reaped it yet)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return False
+
+
+def descendants(pid):
+    """The pids of `pid`'s children, theirs, and so on (from /proc/*/stat's ppid)."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    children[int(handle.read().rsplit(')', 1)[1].split()[1])].append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def command_lines():

@@ -10,7 +10,7 @@ import threading
 import yaml
 
 from lab.ansible import ansible_env
-from lab.daemons import wait_until
+from lab.daemons import descendants, running, wait_until
 
 RULEBOOK = 'kubeovn.mirror.follow_mirrors'
 CONVERGE_PLAY = 'PLAY [Converge OVN mirrors to the inventory]'
@@ -75,8 +75,11 @@ class Rulebook:
         return self.proc.wait(timeout)
 
     def stop(self):
-        """SIGINT (as Ctrl-C), then SIGKILL the group if it lingers. Returns the pids of its
-        process group still alive afterwards (none expected)."""
+        """SIGINT (as Ctrl-C), then SIGKILL the group if it lingers. ansible-runner starts each
+        playbook in a session of its own, which outlives the rulebook: one of those still
+        running 30 s after the rulebook stopped is SIGKILLed. Returns the pids of its process
+        group, and of the processes it had started, still alive afterwards (none expected)."""
+        started = descendants(self.proc.pid) if self.proc.poll() is None else []
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
             try:
@@ -86,7 +89,15 @@ class Rulebook:
                 self.proc.wait(10)
         left = subprocess.run(['pgrep', '-g', str(self.proc.pid)], capture_output=True,
                               text=True, check=False)     # pgrep exits 1 when none is left
-        return left.stdout.split()
+        try:
+            wait_until(lambda: not any(running(pid) for pid in started), 30,
+                       'the playbooks the rulebook started ending', interval=0.2)
+        except TimeoutError:
+            pass
+        stray = [pid for pid in started if running(pid)]
+        for pid in stray:
+            os.kill(pid, signal.SIGKILL)
+        return sorted(set(left.stdout.split()) | set(str(pid) for pid in stray))
 
 
 def pod_events():

@@ -41,7 +41,7 @@ import yaml
 from lab import images
 from lab.ansible import REPO, run_collection_playbook
 from lab.cluster import SINK_IP, Cluster
-from lab.daemons import command_lines, wait_until
+from lab.daemons import command_lines, descendants, wait_until
 from lab.eda import Rulebook, write_inventory
 from lab.node import MARKER
 from lab.ovn import SINK_MAC, decode_mirrored
@@ -715,24 +715,6 @@ def owner_alive(path):
         return False
     pid = name[len('ansible-local-'):-8]
     return pid.isdigit() and os.path.exists('/proc/' + pid)
-
-
-def descendants(pid):
-    """The pids of `pid`'s children, theirs, and so on (from /proc/*/stat's ppid)."""
-    children = collections.defaultdict(list)
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry) as handle:
-                    children[int(handle.read().rsplit(')', 1)[1].split()[1])].append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def main(argv=None):
