@@ -17,10 +17,11 @@ the remote mirrors deliver; then it checks every invariant:
   mirror that selects either end (tcpdump inside the receiver pod);
 - nodes_start_pods: a new pod on each node becomes Running with `ovn-installed` on its port;
 - no_stale_ports: no `ovn-<name>` mirror port on a node for a mirror the NB no longer has;
-- no_leaks: no ansible-playbook, tcpdump or kubectl process and no new temporary file seen at
-  two checks in a row.
+- no_leaks: no ansible-playbook, tcpdump or kubectl process of the soak's (but the running
+  rulebook's) and no temporary file of its Ansible runs seen at two checks in a row.
 The report (JSON, and a summary printed): faults injected by kind, checks passed and failed
-(each failure with seed, burst, step and evidence), time to true after each burst.
+(each failure with seed, burst, step and evidence), time to true after each burst (from
+quiet) and the time each burst took to settle.
 """
 
 import argparse
@@ -66,10 +67,13 @@ FAULTS = ('rollout', 'scale', 'pod_delete', 'pod_move', 'cni_restart', 'cni_flip
           'mirror_add', 'mirror_remove', 'mirror_expire')
 LEAK_PROCESSES = ('ansible-playbook', 'tcpdump', 'kubectl')
 INVARIANTS = ('nb_exact', 'delivery', 'nodes_start_pods', 'no_stale_ports', 'no_leaks')
-TRUE_WITHIN = 240       # seconds after a burst before "time to true" counts as a failure
+TRUE_WITHIN = 240       # seconds after quiet: not true by then is a `time_to_true` failure
 
 
 class Soak:
+    """`Soak(workdir, seed, minutes).start()`, then `run()` gives the report; `stop()` takes
+    the cluster and the rulebook down."""
+
     def __init__(self, workdir, seed, minutes, say=print):
         self.workdir = os.path.abspath(workdir)
         self.seed, self.minutes, self.say = seed, minutes, say
