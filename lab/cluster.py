@@ -316,16 +316,17 @@ class Cluster:
                               bpf, seconds, count, namespace)
 
     # ---- Kube-OVN -----------------------------------------------------------------------
-    def start_kube_ovn(self, receiver_mac=None):
+    def start_kube_ovn(self, receiver_mac=None, lifetime=900):
         """Kube-OVN's part: its controller played by lab/standin.py (the receiver pod
         `default/mirror-receiver` gets the sink address on its attachment, and `receiver_mac`
-        there when given), stopped with the cluster; then its DaemonSets."""
+        there when given) for at most `lifetime` seconds, stopped with the cluster; then its
+        DaemonSets."""
         from lab.standin import ClusterStandIn
         receiver = ('default', 'mirror-receiver')
         self.standin = ClusterStandIn(
             self.kubeconfig, node=self, daemonsets=False,
             nodes=[node.name for node in self.nodes], addresses={receiver: SINK_IP},
-            macs={receiver: receiver_mac} if receiver_mac else None).start()
+            macs={receiver: receiver_mac} if receiver_mac else None, lifetime=lifetime).start()
         self.kube_ovn_daemonsets()
         return self
 

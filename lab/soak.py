@@ -103,7 +103,10 @@ class Soak:
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
         self.cluster = Cluster(os.path.join(self.workdir, 'cluster'), nodes=2, nb_members=3)
-        self.cluster.start().start_kube_ovn(receiver_mac=SINK_MAC)
+        # the stand-in for Kube-OVN's controller lives as long as the soak may (its bursts go on
+        # past the end until every kind of fault was injected, at most 10 minutes)
+        self.cluster.start().start_kube_ovn(receiver_mac=SINK_MAC,
+                                            lifetime=self.minutes * 60 + 3600)
         # every temporary file of the soak's Ansible runs (ansible-rulebook's private data
         # directories, module payloads, Ansible's local temporary directories) goes here
         self.tmp = os.path.join(self.workdir, 'tmp')
