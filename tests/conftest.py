@@ -15,7 +15,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if MACHINE_WIDE_FIXTURES.intersection(item.fixturenames):
             item.add_marker(pytest.mark.serial)
-    # The soak (tests/integration/test_soak.py: its own cluster, whose networks and processes
-    # no other test of the parallel session touches) first: on one core from the start while
-    # the other takes the rest, rather than last and alone.
-    items.sort(key=lambda item: item.get_closest_marker('soak') is None)
