@@ -93,6 +93,7 @@ class Soak:
         self.seen_leaks = set()
         self.started = time.monotonic()
         self.killed_leftovers = 0
+        self.expire_ran_at = ''     # UTC timestamp of the last scheduled expire.yml check
         self.killed_tmp = []        # the temporary directories of the rulebooks killed
         self.apply_lock = threading.Lock()
         self.apiserver_up = threading.Event()
@@ -350,7 +351,8 @@ class Soak:
         self.apply_in_background('add ' + name)
 
     def fault_mirror_remove(self):
-        names = sorted(name for name in self.extra if name in self.declared())
+        wanted, either = self.declared()
+        names = sorted(name for name in self.extra if name in wanted and name not in either)
         if not names:
             return False
         name = self.random.choice(names)
@@ -483,18 +485,24 @@ class Soak:
         self.note('  FAILED %s: %s: %s' % (name, what, json.dumps(evidence)[:600]))
 
     def declared(self):
-        """{mirror name: (selector label values or None for the role's, declaration)} of
-        what must be in the NB now."""
-        now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-        wanted = {ROLE_MIRROR: None}
+        """({mirror name: declaration, None for the role's} that must be in the NB, {names
+        that may be there or not}): a mirror whose expiry passed before the last scheduled
+        expire.yml must be gone; one whose expiry passed since may still be there (or be gone:
+        a converge deletes it too)."""
+        now = utc_now()
+        wanted, either = {ROLE_MIRROR: None}, set()
         for mirror in BASE_MIRRORS + list(self.extra.values()):
-            if mirror.get('expires') and mirror['expires'] <= now:
+            expires = mirror.get('expires')
+            if expires and expires <= self.expire_ran_at:
                 continue
+            if expires and expires <= now:
+                either.add(mirror['name'])
             wanted[mirror['name']] = mirror
-        return wanted
+        return wanted, either
 
     def expire(self):
         """What the schedule of playbooks/expire.yml does once an expiry has passed."""
+        self.expire_ran_at = utc_now()
         if self.expired_present():
             outcome = run_collection_playbook('playbooks/expire.yml', env=self.env,
                                               inventory=self.inventory)
@@ -519,11 +527,12 @@ class Soak:
     def nb_differences(self):
         mirrors, lsps = nb_mirrors(self.cluster), nb_ports(self.cluster)
         differences = []
-        wanted = self.declared()
-        if sorted(mirrors) != sorted(wanted):
-            differences.append({'mirrors': sorted(mirrors), 'declared': sorted(wanted)})
+        wanted, either = self.declared()
+        if sorted(set(mirrors) - either) != sorted(set(wanted) - either):
+            differences.append({'mirrors': sorted(mirrors), 'declared': sorted(wanted),
+                                'expired since the last expire.yml': sorted(either)})
         for name, mirror in wanted.items():
-            if name not in mirrors:
+            if name not in mirrors or name in either:
                 continue
             if mirror is not None:
                 row = mirrors[name]
@@ -547,8 +556,9 @@ class Soak:
             return []
         source, target = pods['web'][0], pods['api'][0]
         expected = {}
-        for name, mirror in self.declared().items():
-            if mirror is None or mirror['type'] not in ('gre', 'erspan'):
+        wanted, either = self.declared()
+        for name, mirror in wanted.items():
+            if mirror is None or name in either or mirror['type'] not in ('gre', 'erspan'):
                 continue
             app = mirror['selectors'][0]['label_selectors'][0].split('=')[1]
             if app == 'web' and mirror['filter'] in ('from-lport', 'both'):
@@ -666,6 +676,10 @@ class Soak:
                         else None, max=max(self.settle_times) if self.settle_times else None),
             killed_leftovers=self.killed_leftovers)
         return report
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def percentile(ordered, fraction):
